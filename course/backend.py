@@ -1,0 +1,127 @@
+"""Which array module and which kernel set an array uses, and moving arrays between devices.
+
+Introduced in lecture 1 (neurons) and used by every op. Three kernel sets exist:
+
+- ``"reference"``: readable numpy loops (``course.kernels.reference``), the test oracle;
+- ``"numba"``: fast CPU kernels (``course.kernels.cpu``), the default for numpy arrays;
+- ``"cupy"``: GPU kernels (``course.kernels.gpu``), always used for CuPy arrays.
+
+CuPy is optional: it is imported the first time a GPU path asks for it, never by ``import course``.
+"""
+
+import contextlib
+import importlib
+
+import numpy as np
+
+_KERNEL_MODULES = {
+    "reference": "course.kernels.reference",
+    "numba": "course.kernels.cpu",
+    "cupy": "course.kernels.gpu",
+}
+_cpu_kernel_set = "numba"
+
+
+def cupy_or_none():
+    """Return the ``cupy`` module if it imports and sees a CUDA device, else None."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+    except Exception:  # a CuPy without a driver raises its own CUDARuntimeError
+        return None
+    return cupy
+
+
+def gpu_available():
+    """True when CuPy is installed and a CUDA device is visible."""
+    return cupy_or_none() is not None
+
+
+def require_cupy():
+    """Return ``cupy`` or raise a RuntimeError that says what is missing."""
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(
+            "this needs the GPU backend, but CuPy is not installed: "
+            "pip install 'course[gpu]' (CUDA 12) or 'course[gpu-cuda13]' (CUDA 13)"
+        ) from None
+    if cupy_or_none() is None:
+        raise RuntimeError("CuPy is installed but no CUDA device is visible")
+    return cupy
+
+
+def is_cupy_array(x):
+    """True for a ``cupy.ndarray``; checked without importing CuPy."""
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy`` (as Chainer and CuPy do)."""
+    for x in arrays:
+        if is_cupy_array(x):
+            import cupy
+
+            return cupy
+    return np
+
+
+def device_of(x):
+    """``"cuda"`` for a CuPy array, ``"cpu"`` otherwise."""
+    return "cuda" if is_cupy_array(x) else "cpu"
+
+
+def to_device(x, device):
+    """Return ``x`` on ``device`` (``"cpu"`` or ``"cuda"``); no copy if it is already there."""
+    if device == "cpu":
+        return to_host(x)
+    if device in ("cuda", "gpu"):
+        if is_cupy_array(x):
+            return x
+        return require_cupy().asarray(x)
+    raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+
+
+def to_host(x):
+    """Return ``x`` as a numpy array (copies a CuPy array to host memory)."""
+    if is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def kernel_set_name(*arrays):
+    """Name of the kernel set that ops use for these arrays."""
+    if any(is_cupy_array(x) for x in arrays):
+        return "cupy"
+    return _cpu_kernel_set
+
+
+def kernels_for(*arrays):
+    """Return the kernel module (reference, cpu or gpu) for these arrays.
+
+    Every kernel module exposes the same function names with the same signatures, so an op
+    calls ``kernels_for(x).conv2d_forward(...)`` and runs on whichever device ``x`` lives.
+    """
+    return importlib.import_module(_KERNEL_MODULES[kernel_set_name(*arrays)])
+
+
+@contextlib.contextmanager
+def use(kernel_set):
+    """Run the ops on numpy arrays with another kernel set inside a ``with`` block.
+
+    >>> with use("reference"):
+    ...     out, cache = ops.conv2d_forward(x, w, b)   # the naive loops
+    """
+    global _cpu_kernel_set
+    if kernel_set not in ("reference", "numba"):
+        raise ValueError(f"kernel_set must be 'reference' or 'numba', got {kernel_set!r}")
+    previous = _cpu_kernel_set
+    _cpu_kernel_set = kernel_set
+    try:
+        yield
+    finally:
+        _cpu_kernel_set = previous

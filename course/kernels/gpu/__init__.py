@@ -1,0 +1,2 @@
+"""CuPy kernels for the GPU, used for every CuPy array. CuPy is imported lazily by each kernel
+file, so importing this package never needs a GPU."""

@@ -1,0 +1,5 @@
+"""Readable numpy loops: slow, obviously right, the oracle the fast kernels are tested against.
+
+Each topic lives in its own file; this package re-exports them so that every kernel set
+(``reference``, ``cpu``, ``gpu``) offers the same names.
+"""

@@ -1,0 +1,5 @@
+"""Modules with ``forward``/``backward``, parameters, train/eval and state (Torch7 style)."""
+
+from course.nn.init import he_normal, init_weight, xavier_normal
+from course.nn.layers import ELU, Flatten, LeakyReLU, Linear, OpModule, ReLU, Sigmoid, Tanh
+from course.nn.module import Module, Parameter, Sequential

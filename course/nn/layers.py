@@ -1,0 +1,107 @@
+"""Dense layers: ``Linear``, activations and ``Flatten`` as modules (lectures 1-2).
+
+Each module calls its op's forward, keeps the cache, and hands it to the op's backward.
+"""
+
+import numpy as np
+
+from course import ops
+from course.nn.init import init_weight
+from course.nn.module import Module, Parameter
+
+
+class OpModule(Module):
+    """A module without parameters that wraps one op pair; ``params`` go to the forward op."""
+
+    forward_op = None
+    backward_op = None
+
+    def __init__(self, **params):
+        super().__init__()
+        self.params = params
+        self.cache = None
+
+    def forward(self, x):
+        out, self.cache = type(self).forward_op(x, **self.params)
+        return out
+
+    def backward(self, dout):
+        if self.cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return type(self).backward_op(dout, self.cache)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v}" for k, v in self.params.items())
+
+
+class ReLU(OpModule):
+    forward_op = staticmethod(ops.relu_forward)
+    backward_op = staticmethod(ops.relu_backward)
+
+
+class Sigmoid(OpModule):
+    forward_op = staticmethod(ops.sigmoid_forward)
+    backward_op = staticmethod(ops.sigmoid_backward)
+
+
+class Tanh(OpModule):
+    forward_op = staticmethod(ops.tanh_forward)
+    backward_op = staticmethod(ops.tanh_backward)
+
+
+class LeakyReLU(OpModule):
+    forward_op = staticmethod(ops.leaky_relu_forward)
+    backward_op = staticmethod(ops.leaky_relu_backward)
+
+    def __init__(self, alpha=0.01):
+        super().__init__(alpha=alpha)
+
+
+class ELU(OpModule):
+    forward_op = staticmethod(ops.elu_forward)
+    backward_op = staticmethod(ops.elu_backward)
+
+    def __init__(self, alpha=1.0):
+        super().__init__(alpha=alpha)
+
+
+class Linear(Module):
+    """``out = x @ weight + bias``; x (N, in_features) or (N, ...) flattened, out (N, out_features).
+
+    Args:
+        in_features, out_features: sizes D and M; ``weight`` is (D, M), ``bias`` (M,).
+        init: ``"he"`` (ReLU networks) or ``"xavier"`` (tanh/sigmoid networks).
+        rng: seed or ``numpy.random.Generator`` for the initial weights.
+    """
+
+    def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(init_weight((in_features, out_features), in_features,
+                                            out_features, init, rng, dtype))
+        self.bias = Parameter(np.zeros(out_features, dtype=dtype))
+        self.cache = None
+
+    def forward(self, x):
+        out, self.cache = ops.linear_forward(x, self.weight.data, self.bias.data)
+        return out
+
+    def backward(self, dout):
+        if self.cache is None:
+            raise RuntimeError("Linear.backward called before forward")
+        dx, self.weight.grad, self.bias.grad = ops.linear_backward(dout, self.cache)
+        return dx
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}"
+
+
+class Flatten(Module):
+    """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k)."""
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.input_shape)

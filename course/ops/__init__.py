@@ -1,0 +1,23 @@
+"""Functional primitives: ``NAME_forward(...) -> (out, cache)`` and ``NAME_backward(dout, cache)``.
+
+Every op is importable flat from here, whichever file defines it::
+
+    from course import ops
+    out, cache = ops.linear_forward(x, w, b)
+    dx, dw, db = ops.linear_backward(dout, cache)
+"""
+
+from course.ops.activations import (
+    elu_backward,
+    elu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from course.ops.linear import linear_backward, linear_forward
+from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss

@@ -1,0 +1,87 @@
+"""Elementwise activation functions and their derivatives (lecture 1, neurons).
+
+Each ``NAME_forward(x) -> (out, cache)`` keeps what its backward needs; each
+``NAME_backward(dout, cache) -> dx`` multiplies the upstream gradient by the local derivative.
+Shapes are arbitrary: out and dx have x's shape.
+"""
+
+from course.backend import get_array_module
+from course.ops.checks import check_float_array, check_number, check_shape
+
+
+def relu_forward(x):
+    """``max(0, x)``."""
+    check_float_array("x", x)
+    return x * (x > 0), x
+
+
+def relu_backward(dout, cache):
+    """Gradient passes where x > 0 (the derivative at 0 is taken as 0)."""
+    x = cache
+    check_shape("dout", dout, x.shape)
+    return dout * (x > 0)
+
+
+def sigmoid_forward(x):
+    """``1 / (1 + exp(-x))``, computed without overflow for large negative x."""
+    check_float_array("x", x)
+    xp = get_array_module(x)
+    z = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+    out = xp.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """``sigma'(x) = sigma(x) (1 - sigma(x))``."""
+    out = cache
+    check_shape("dout", dout, out.shape)
+    return dout * out * (1 - out)
+
+
+def tanh_forward(x):
+    """Hyperbolic tangent."""
+    check_float_array("x", x)
+    out = get_array_module(x).tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """``tanh'(x) = 1 - tanh(x)^2``."""
+    out = cache
+    check_shape("dout", dout, out.shape)
+    return dout * (1 - out * out)
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """``x`` where positive, ``alpha * x`` elsewhere."""
+    check_float_array("x", x)
+    check_number("alpha", alpha, low=0)
+    xp = get_array_module(x)
+    out = xp.where(x > 0, x, x * x.dtype.type(alpha))
+    return out, (x, alpha)
+
+
+def leaky_relu_backward(dout, cache):
+    """Slope 1 where x > 0, ``alpha`` elsewhere."""
+    x, alpha = cache
+    check_shape("dout", dout, x.shape)
+    xp = get_array_module(x)
+    return xp.where(x > 0, dout, dout * dout.dtype.type(alpha))
+
+
+def elu_forward(x, alpha=1.0):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    check_float_array("x", x)
+    check_number("alpha", alpha, low=0)
+    xp = get_array_module(x)
+    negative = x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0))
+    out = xp.where(x > 0, x, negative)
+    return out, (x, out, alpha)
+
+
+def elu_backward(dout, cache):
+    """Slope 1 where x > 0, ``out + alpha`` (= alpha * exp(x)) elsewhere."""
+    x, out, alpha = cache
+    check_shape("dout", dout, x.shape)
+    xp = get_array_module(x)
+    return xp.where(x > 0, dout, dout * (out + out.dtype.type(alpha)))

@@ -1,0 +1,49 @@
+"""Fully connected (affine) layer: ``out = x @ w + b`` (lecture 1, neurons; lecture 2, backprop)."""
+
+from course.ops.checks import check_float_array, check_same_device, check_same_dtype, check_shape
+
+
+def linear_forward(x, w, b):
+    """Affine map of each example.
+
+    Args:
+        x: (N, d_1, ..., d_k) inputs; each example is flattened to D = d_1 * ... * d_k values.
+        w: (D, M) weights.
+        b: (M,) biases.
+
+    Returns:
+        out: (N, M) outputs, and a cache for :func:`linear_backward`.
+    """
+    check_float_array("x", x, min_ndim=1)
+    check_float_array("w", w, ndim=2)
+    check_float_array("b", b, ndim=1)
+    check_same_dtype(x=x, w=w, b=b)
+    check_same_device(x=x, w=w, b=b)
+    n = x.shape[0]
+    d = x.size // n if n else int(w.shape[0])
+    if w.shape[0] != d:
+        raise ValueError(
+            f"w must have {d} rows, one per input feature of x {tuple(x.shape)}, "
+            f"got w of shape {tuple(w.shape)}")
+    check_shape("b", b, (w.shape[1],))
+    out = x.reshape(n, d) @ w + b
+    return out, (x, w)
+
+
+def linear_backward(dout, cache):
+    """Gradients of the affine map.
+
+    Args:
+        dout: (N, M) upstream gradient.
+        cache: from :func:`linear_forward`.
+
+    Returns:
+        dx (N, d_1, ..., d_k), dw (D, M), db (M,).
+    """
+    x, w = cache
+    check_shape("dout", dout, (x.shape[0], w.shape[1]))
+    x2d = x.reshape(x.shape[0], -1)
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x2d.T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db

@@ -1,0 +1,83 @@
+"""Classification and regression losses (lecture 2, backprop).
+
+Each loss returns ``(loss, dscores)``: the mean loss over the batch and its gradient with
+respect to the scores (or predictions), shaped like them.
+"""
+
+from course.backend import get_array_module
+from course.ops.checks import check_float_array, check_labels, check_same_device, check_shape
+
+
+def softmax(scores, axis=-1):
+    """Softmax along ``axis``, shifted by the maximum so that ``exp`` never overflows."""
+    xp = get_array_module(scores)
+    shifted = scores - scores.max(axis=axis, keepdims=True)
+    exp = xp.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def softmax_loss(scores, y):
+    """Cross-entropy of the softmax of the scores.
+
+    Args:
+        scores: (N, C) class scores. y: (N,) integer labels in [0, C).
+
+    Returns:
+        loss (mean over the N examples) and dscores (N, C).
+    """
+    check_float_array("scores", scores, ndim=2)
+    n, c = scores.shape
+    check_labels("y", y, n, c)
+    check_same_device(scores=scores, y=y)
+    xp = get_array_module(scores)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    rows = xp.arange(n)
+    loss = -log_probs[rows, y].sum() / max(n, 1)
+    dscores = xp.exp(log_probs)
+    dscores[rows, y] -= 1
+    dscores /= max(n, 1)
+    return loss, dscores
+
+
+def svm_loss(scores, y, margin=1.0):
+    """Multiclass hinge loss: ``sum over j != y of max(0, s_j - s_y + margin)``.
+
+    Args:
+        scores: (N, C) class scores. y: (N,) integer labels in [0, C).
+
+    Returns:
+        loss (mean over the N examples) and dscores (N, C).
+    """
+    check_float_array("scores", scores, ndim=2)
+    n, c = scores.shape
+    check_labels("y", y, n, c)
+    check_same_device(scores=scores, y=y)
+    xp = get_array_module(scores)
+    rows = xp.arange(n)
+    correct = scores[rows, y][:, None]
+    margins = xp.maximum(0, scores - correct + scores.dtype.type(margin))
+    margins[rows, y] = 0
+    loss = margins.sum() / max(n, 1)
+    dscores = (margins > 0).astype(scores.dtype)
+    dscores[rows, y] = -dscores.sum(axis=1)
+    dscores /= max(n, 1)
+    return loss, dscores
+
+
+def mse_loss(pred, target):
+    """Squared error summed over each example's values, averaged over the batch.
+
+    Args:
+        pred: (N, ...) predictions. target: the same shape.
+
+    Returns:
+        loss ``sum((pred - target)^2) / N`` and dpred ``2 (pred - target) / N``.
+    """
+    check_float_array("pred", pred, min_ndim=1)
+    check_float_array("target", target)
+    check_shape("target", target, pred.shape)
+    check_same_device(pred=pred, target=target)
+    n = max(pred.shape[0], 1)
+    diff = pred - target.astype(pred.dtype, copy=False)
+    return (diff * diff).sum() / n, 2 * diff / n
