@@ -19,5 +19,21 @@ from course.ops.activations import (
     tanh_backward,
     tanh_forward,
 )
+from course.ops.embedding import embedding_backward, embedding_forward
 from course.ops.linear import linear_backward, linear_forward
 from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss
+from course.ops.recurrent import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
+from course.ops.temporal import (
+    temporal_linear_backward,
+    temporal_linear_forward,
+    temporal_softmax_loss,
+)
