@@ -3,3 +3,4 @@
 from course.nn.init import he_normal, init_weight, xavier_normal
 from course.nn.layers import ELU, Flatten, LeakyReLU, Linear, OpModule, ReLU, Sigmoid, Tanh
 from course.nn.module import Module, Parameter, Sequential
+from course.nn.recurrent import LSTM, RNN, Embedding, TemporalLinear
