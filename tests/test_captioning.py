@@ -209,15 +209,17 @@ def test_beam_search_output_and_score(rng):
     greedy = model.sample(images, max_length=8)
     beam = model.beam_search(images, beam_width=4, max_length=8)
     assert beam.shape == (6, 8)
-    for i, (g, b) in enumerate(zip(greedy, beam, strict=True)):
+
+    def log_prob(image, caption):
+        full = np.concatenate([[START], caption])[None]
+        return -model.loss(image[None], full)[0]
+
+    for image, g, b in zip(images, greedy, beam, strict=True):
         ends = np.flatnonzero(b == END)
         if ends.size:
             assert np.all(b[ends[0] + 1:] == NULL)
         if END in g and END in b:  # finished captions: beam's is at least as likely
-            def log_prob(caption):
-                full = np.concatenate([[START], caption])[None]
-                return -model.loss(images[i:i + 1], full)[0]
-            assert log_prob(b) >= log_prob(g) - 1e-5
+            assert log_prob(image, b) >= log_prob(image, g) - 1e-5
     with pytest.raises(ValueError, match="beam_width"):
         model.beam_search(images, beam_width=0)
 
