@@ -61,7 +61,8 @@ def numerical_gradient_array(f, x, dout, h=1e-6):
     def weighted_sum():
         outs = f()
         outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-        return sum(np.sum(np.asarray(o, dtype=np.float64) * d) for o, d in zip(outs, douts, strict=True))
+        pairs = zip(outs, douts, strict=True)
+        return sum(np.sum(np.asarray(o, dtype=np.float64) * d) for o, d in pairs)
 
     return numerical_gradient(weighted_sum, x, h)
 
