@@ -6,6 +6,7 @@ its ``PYTHONPATH`` so that ``import course`` works without installing the packag
 """
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.notebooks
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
+ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # tracebacks come coloured
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=[path.stem for path in LECTURES])
@@ -27,7 +29,10 @@ def test_lecture_runs_top_to_bottom(path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    failure = None
     try:
         client.execute()
     except CellExecutionError as error:
-        pytest.fail(f"{path.name} failed in a cell:\n{error}", pytrace=False)
+        failure = ANSI_COLOURS.sub("", str(error))
+    if failure is not None:
+        pytest.fail(f"{path.name} failed in a cell:\n{failure}", pytrace=False)
