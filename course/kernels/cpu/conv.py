@@ -9,9 +9,9 @@ column (im2col):
     data gradient    dcols = W.T @ dout, then col2im sums each pixel's entries back
 
 Packing the columns in a parallel Numba kernel and doing ONE large product per pass is what
-brings this to PyTorch's speed (PERF_NOTES.md); the products run in numpy's BLAS. col2im is a
-gather: each input pixel adds up the column entries that came from it, so the parallel loop
-over (n, c) planes never has two threads writing the same element.
+brings this close to PyTorch's speed (PERF_NOTES.md); the products run in numpy's BLAS. col2im
+runs one (n, c) plane per parallel iteration, and each plane gathers only its own entries, so
+no two threads ever write the same element.
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
@@ -20,6 +20,14 @@ import numpy as np
 from numba import njit, prange
 
 from course.kernels.shapes import conv_output_size
+
+
+@njit(inline="always")
+def _inside_columns(kj, sw, pw, w, wo):
+    """Range [j_lo, j_hi) of output columns j whose input column j*sw - pw + kj is in [0, w)."""
+    j_lo = min(wo, max(0, (pw - kj + sw - 1) // sw))
+    j_hi = max(j_lo, min(wo, (w - 1 + pw - kj) // sw + 1))
+    return j_lo, j_hi
 
 
 @njit(parallel=True, cache=True)
@@ -31,9 +39,7 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, ho, wo, cols):
         ci = row // (kh * kw)
         ki = (row // kw) % kh
         kj = row % kw
-        # output columns j whose input column j*sw - pw + kj lies inside [0, w)
-        j_lo = min(wo, max(0, (pw - kj + sw - 1) // sw))
-        j_hi = max(j_lo, min(wo, (w - 1 + pw - kj) // sw + 1))
+        j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
         for b in range(n):
             for i in range(ho):
                 start = b * plane + i * wo
@@ -52,26 +58,28 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, ho, wo, cols):
 
 @njit(parallel=True, cache=True)
 def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
-    """dx[n, c, y, x] = sum of the dcols entries that im2col copied from pixel (y, x): a gather."""
+    """dx[n, c] = sum of the dcols entries that im2col copied from each pixel of plane (n, c).
+
+    One parallel iteration per (n, c) plane; it adds only into its own plane, walking the
+    kernel offsets like im2col does, so no two threads ever write the same element.
+    """
     n, c, h, w = dx.shape
     plane = ho * wo
     for nc in prange(n * c):
         b = nc // c
         ci = nc % c
-        for y in range(h):
-            for xx in range(w):
-                total = 0.0
-                for ki in range(kh):
-                    t = y + ph - ki  # = i * sh for the output row i that saw (y, x) at ki
-                    if t < 0 or t % sh != 0 or t // sh >= ho:
+        dx[b, ci] = 0
+        for ki in range(kh):
+            for kj in range(kw):
+                row = (ci * kh + ki) * kw + kj
+                j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
+                for i in range(ho):
+                    y = i * sh - ph + ki
+                    if y < 0 or y >= h:
                         continue
-                    i = t // sh
-                    for kj in range(kw):
-                        u = xx + pw - kj
-                        if u < 0 or u % sw != 0 or u // sw >= wo:
-                            continue
-                        total += dcols[(ci * kh + ki) * kw + kj, b * plane + i * wo + u // sw]
-                dx[b, ci, y, xx] = total
+                    start = b * plane + i * wo
+                    for j in range(j_lo, j_hi):
+                        dx[b, ci, y, j * sw - pw + kj] += dcols[row, start + j]
 
 
 @njit(parallel=True, cache=True)
