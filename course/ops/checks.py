@@ -105,3 +105,17 @@ def check_int_array(name, x, num_classes, shape=None):
         if low < 0 or high >= num_classes:
             raise ValueError(
                 f"{name} must be in [0, {num_classes}), got values from {low} to {high}")
+
+
+def check_int_pair(name, value, low):
+    """An int or a pair of ints, each at least ``low``, as a tuple ``(a, b)``.
+
+    Window sizes, strides and paddings of 2-D layers take ``3`` to mean ``(3, 3)``.
+    """
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                             for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < low:
+        raise ValueError(f"{name} must be at least {low}, got {value!r}")
+    return int(pair[0]), int(pair[1])

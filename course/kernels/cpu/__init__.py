@@ -9,4 +9,15 @@ import numba
 
 numba.config.THREADING_LAYER = "workqueue"
 
+from course.kernels.cpu.conv import (  # noqa: E402  (after the threading layer is chosen)
+    conv2d_backward_data,
+    conv2d_backward_weight,
+    conv2d_forward,
+)
+from course.kernels.cpu.pool import (  # noqa: E402
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from course.kernels.cpu.recurrent import lstm_cell_backward, lstm_cell_forward  # noqa: E402
