@@ -26,7 +26,9 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--wordvec-dim", type=int, default=64)
-    parser.add_argument("--encoder-dim", type=int, default=256)
+    parser.add_argument("--encoder", choices=["conv", "mlp"], default="conv")
+    parser.add_argument("--encoder-dim", type=int, default=None,
+                        help="CNN channels (default 32) or MLP width (default 256)")
     parser.add_argument("--beam-width", type=int, default=1, help="1: greedy decoding")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -47,7 +49,8 @@ def main():
     print(f"generated {args.n_train} training and {args.n_test} test images "
           f"in {time.perf_counter() - start:.1f} s")
     model = CaptioningModel(data["word_to_idx"], wordvec_dim=args.wordvec_dim,
-                            hidden_dim=args.hidden_dim, encoder_dim=args.encoder_dim,
+                            hidden_dim=args.hidden_dim, encoder=args.encoder,
+                            encoder_dim=args.encoder_dim or (32 if args.encoder == "conv" else 256),
                             rng=args.seed)
     optimizer = optim.Adam(model.parameters(), lr=args.lr, clip_norm=5.0)
     rng = np.random.default_rng(args.seed)

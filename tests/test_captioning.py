@@ -117,9 +117,10 @@ def test_load_coco_captions_names_the_missing_file(tmp_path):
 
 # -- the model ----------------------------------------------------------------------------------
 
-def tiny_model(image_input="features", seed=0):
+def tiny_model(image_input="features", encoder="conv", seed=0):
     return CaptioningModel(WORD_TO_IDX, wordvec_dim=3, hidden_dim=4, image_input=image_input,
-                           input_dim=5, encoder_dim=3, rng=seed, dtype=np.float64)
+                           input_dim=5, encoder=encoder, encoder_dim=3, rng=seed,
+                           dtype=np.float64)
 
 
 def tiny_batch(rng, image_input="features"):
@@ -143,9 +144,10 @@ def numerical_parameter_gradient(model, images, captions, param, entries):
     return np.array(grads)
 
 
-@pytest.mark.parametrize("image_input", ["features", "pixels"])
-def test_caption_loss_gradient(rng, image_input):
-    model = tiny_model(image_input)
+@pytest.mark.parametrize("image_input, encoder",
+                         [("features", None), ("pixels", "conv"), ("pixels", "mlp")])
+def test_caption_loss_gradient(rng, image_input, encoder):
+    model = tiny_model(image_input, encoder)
     images, captions = tiny_batch(rng, image_input)
     loss, grads = model.loss(images, captions)
     assert set(grads) == {name for name, _ in model.named_parameters()}
@@ -241,6 +243,8 @@ def test_model_learns_to_caption_a_few_images(rng):
 def test_model_rejects_bad_configuration():
     with pytest.raises(ValueError, match="image_input must be"):
         CaptioningModel(WORD_TO_IDX, image_input="video")
+    with pytest.raises(ValueError, match="encoder must be"):
+        CaptioningModel(WORD_TO_IDX, encoder="rnn")
     with pytest.raises(ValueError, match="needs input_dim"):
         CaptioningModel(WORD_TO_IDX, image_input="features")
     with pytest.raises(ValueError, match="lacks the special tokens"):

@@ -1,6 +1,6 @@
 """An image-captioning model: image encoder -> LSTM decoder over word embeddings (lecture 8).
 
-    image --encoder--> h0 --LSTM over embedded words--> hidden states --TemporalLinear--> scores
+    image --CNN encoder--> h0 --LSTM over embedded words--> h --TemporalLinear--> word scores
 
 Training uses teacher forcing: the decoder reads the true caption shifted by one
 (``<START> a red circle``) and is scored on predicting the next words (``a red circle <END>``),
@@ -17,7 +17,7 @@ from course.nn.init import make_rng
 IMAGE_SHAPE = (3, 32, 32)
 
 
-def _pixel_encoder(hidden_dim, encoder_dim, rng, dtype):
+def _mlp_encoder(hidden_dim, encoder_dim, rng, dtype):
     """MLP over flattened 3x32x32 pixels -> (N, hidden_dim)."""
     return nn.Sequential(
         nn.Flatten(),
@@ -25,6 +25,24 @@ def _pixel_encoder(hidden_dim, encoder_dim, rng, dtype):
         nn.ReLU(),
         nn.Linear(encoder_dim, hidden_dim, init="xavier", rng=rng, dtype=dtype),
     )
+
+
+def _conv_encoder(hidden_dim, encoder_dim, rng, dtype):
+    """Two conv-ReLU-pool stages (3x32x32 -> 16x16x16 -> encoder_dim x 8 x 8), then an affine
+    map -> (N, hidden_dim)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, rng=rng, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, encoder_dim, 3, padding=1, rng=rng, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(encoder_dim * 8 * 8, hidden_dim, init="xavier", rng=rng, dtype=dtype),
+    )
+
+
+ENCODERS = {"conv": _conv_encoder, "mlp": _mlp_encoder}
 
 
 class CaptioningModel(nn.Module):
@@ -38,12 +56,13 @@ class CaptioningModel(nn.Module):
         image_input: ``"pixels"``: images (N, 3, 32, 32) through an MLP encoder;
             ``"features"``: precomputed features (N, input_dim) through an affine projection.
         input_dim: feature size, for ``image_input="features"``.
-        encoder_dim: hidden width of the pixel encoder.
+        encoder: for pixels, ``"conv"`` (a small CNN) or ``"mlp"`` (one hidden layer).
+        encoder_dim: channels of the CNN's second layer, or the MLP's hidden width.
         rng: seed or Generator for the initial weights. dtype: float32 (train) or float64.
     """
 
     def __init__(self, vocabulary, wordvec_dim=64, hidden_dim=256, image_input="pixels",
-                 input_dim=None, encoder_dim=512, rng=None, dtype=np.float32):
+                 input_dim=None, encoder="conv", encoder_dim=32, rng=None, dtype=np.float32):
         super().__init__()
         if isinstance(vocabulary, dict):
             word_to_idx = vocabulary
@@ -59,7 +78,9 @@ class CaptioningModel(nn.Module):
         self.null, self.start, self.end = (word_to_idx[t] for t in (NULL, START, END))
         rng = make_rng(rng)
         if image_input == "pixels":
-            self.encoder = _pixel_encoder(hidden_dim, encoder_dim, rng, dtype)
+            if encoder not in ENCODERS:
+                raise ValueError(f"encoder must be 'conv' or 'mlp', got {encoder!r}")
+            self.encoder = ENCODERS[encoder](hidden_dim, encoder_dim, rng, dtype)
         elif image_input == "features":
             if input_dim is None:
                 raise ValueError("image_input='features' needs input_dim, the feature size")
