@@ -205,6 +205,11 @@ def test_lstm_rejects_bad_shapes(rng):
     h, cache = ops.lstm_forward(x, h0, wx, wh, b)
     with pytest.raises(ValueError, match="dh must have shape"):
         ops.lstm_backward(h[:, :-1], cache)
+    (next_h, _), cache = ops.lstm_step_forward(x[:, 0], h0, h0, wx, wh, b)
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dnext_h, dnext_c\)"):
+        ops.lstm_step_backward(next_h, cache)
+    with pytest.raises(ValueError, match="prev_c must have shape"):
+        ops.lstm_step_forward(x[:, 0], h0, h0[:, :-1], wx, wh, b)
 
 
 def test_embedding_rejects_ids_outside_vocabulary(rng):

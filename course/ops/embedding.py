@@ -39,5 +39,7 @@ def embedding_backward(dout, cache):
                          f"got {tuple(dout.shape)}")
     xp = get_array_module(dout)
     dW = xp.zeros(w_shape, dtype=dout.dtype)
-    xp.add.at(dW, idx.reshape(-1), dout.reshape(-1, w_shape[1]))  # repeated ids add up
+    # Repeated ids add up. (On the GPU, cupy.add.at adds with atomics: the order of the
+    # additions, and so the last bits of float32 sums, may vary from run to run.)
+    xp.add.at(dW, idx.reshape(-1), dout.reshape(-1, w_shape[1]))
     return dW

@@ -168,6 +168,8 @@ def lstm_step_backward(dout, cache):
         dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     x, prev_h, prev_c, Wx, Wh, gates, tanh_c = cache
+    if not isinstance(dout, (tuple, list)) or len(dout) != 2:
+        raise TypeError(f"dout must be the pair (dnext_h, dnext_c), got {type(dout).__name__}")
     dnext_h, dnext_c = dout
     check_shape("dnext_h", dnext_h, prev_c.shape)
     check_shape("dnext_c", dnext_c, prev_c.shape)
