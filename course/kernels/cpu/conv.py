@@ -8,10 +8,11 @@ column (im2col):
     weight gradient  dW   = dout (F, N*Ho*Wo) @ cols.T
     data gradient    dcols = W.T @ dout, then col2im sums each pixel's entries back
 
-Packing the columns in a parallel Numba kernel and doing ONE large product per pass is what
-brings this close to PyTorch's speed (PERF_NOTES.md); the products run in numpy's BLAS. col2im
+Packing the columns in a parallel Numba kernel and doing one large product per pass (rather
+than one per image) keeps the time in numpy's BLAS, where it belongs (PERF_NOTES.md). col2im
 runs one (n, c) plane per parallel iteration, and each plane gathers only its own entries, so
-no two threads ever write the same element.
+no two threads ever write the same element. The reshuffles between (F, N*Ho*Wo) and
+(N, F, Ho, Wo) are plain numpy copies.
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
@@ -22,8 +23,9 @@ from numba import njit, prange
 from course.kernels.shapes import conv_output_size
 
 # The batch is processed in chunks of about this many im2col values (1 MiB of float32), so the
-# columns stay in the L2 cache between packing and product: 10-25% faster than one product over
-# the whole batch on the project's machine (benchmarks/bench_conv.py).
+# columns stay in the L2 cache between packing and product. Measured with
+# benchmarks/bench_conv.py (one thread, CPU time): 10-25% faster than one product over the whole
+# batch on the layers with few input channels, the same elsewhere.
 CHUNK_ELEMENTS = 1 << 18
 
 
@@ -87,28 +89,6 @@ def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
                         dx[b, ci, y, j * sw - pw + kj] += dcols[row, start + j]
 
 
-@njit(parallel=True, cache=True)
-def _columns_to_images(out_cols, bias, out):
-    """out[n, f, p] = out_cols[f, n*P + p] + bias[f]: (F, N*P) -> (N, F, P)."""
-    n, f, plane = out.shape
-    for nf in prange(n * f):
-        b = nf // f
-        fi = nf % f
-        for p in range(plane):
-            out[b, fi, p] = out_cols[fi, b * plane + p] + bias[fi]
-
-
-@njit(parallel=True, cache=True)
-def _images_to_columns(images, out_cols):
-    """out_cols[f, n*P + p] = images[n, f, p]: (N, F, P) -> (F, N*P)."""
-    n, f, plane = images.shape
-    for nf in prange(n * f):
-        b = nf // f
-        fi = nf % f
-        for p in range(plane):
-            out_cols[fi, b * plane + p] = images[b, fi, p]
-
-
 def _chunks(n, per_sample):
     """Slices of the batch whose im2col columns hold about CHUNK_ELEMENTS values each."""
     step = max(1, CHUNK_ELEMENTS // max(1, per_sample))
@@ -125,10 +105,7 @@ def _columns(x, kernel_size, stride, padding, output_size):
 
 def _dout_columns(dout):
     """dout (N, F, Ho, Wo) as the matrix (F, N*Ho*Wo)."""
-    n, f, ho, wo = dout.shape
-    out_cols = np.empty((f, n * ho * wo), dtype=dout.dtype)
-    _images_to_columns(dout.reshape(n, f, ho * wo), out_cols)
-    return out_cols
+    return np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(dout.shape[1], -1)
 
 
 def conv2d_forward(x, w, b, stride, padding):
@@ -141,9 +118,8 @@ def conv2d_forward(x, w, b, stride, padding):
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
     for part in _chunks(n, c * kh * kw * ho * wo):
         cols = _columns(x[part], (kh, kw), stride, padding, (ho, wo))
-        out_part = out[part]
-        _columns_to_images(w.reshape(f, -1) @ cols, b,
-                           out_part.reshape(out_part.shape[0], f, ho * wo))
+        out_cols = (w.reshape(f, -1) @ cols).reshape(f, -1, ho, wo)
+        np.add(out_cols.transpose(1, 0, 2, 3), b.reshape(1, f, 1, 1), out=out[part])
     return out
 
 
