@@ -1,4 +1,4 @@
-"""Convolution on the CPU with Numba: im2col, one BLAS product per pass, col2im (lecture 3).
+"""Convolution on the CPU with Numba: im2col, BLAS products, col2im (lecture 3).
 
 The arithmetic of a convolution is a matrix product once every input window is laid out as a
 column (im2col):
@@ -8,8 +8,8 @@ column (im2col):
     weight gradient  dW   = dout (F, N*Ho*Wo) @ cols.T
     data gradient    dcols = W.T @ dout, then col2im sums each pixel's entries back
 
-Packing the columns in a parallel Numba kernel and doing one large product per pass (rather
-than one per image) keeps the time in numpy's BLAS, where it belongs (PERF_NOTES.md). col2im
+Packing the columns in a parallel Numba kernel and doing one large product for many images at
+once (not one per image) keeps the time in numpy's BLAS, where it belongs (PERF_NOTES.md). col2im
 runs one (n, c) plane per parallel iteration, and each plane gathers only its own entries, so
 no two threads ever write the same element. The reshuffles between (F, N*Ho*Wo) and
 (N, F, Ho, Wo) are plain numpy copies.
