@@ -80,6 +80,9 @@ def numpy_max_pool(x, dout):
 
 # -- timing ----------------------------------------------------------------------------------
 
+CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
+
+
 def median_time(fn, repeats, warmup=2, sync=None):
     for _ in range(warmup):
         fn()
@@ -87,11 +90,11 @@ def median_time(fn, repeats, warmup=2, sync=None):
         sync()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         fn()
         if sync:
             sync()
-        times.append(time.perf_counter() - start)
+        times.append(CLOCK() - start)
     return float(np.median(times))
 
 
@@ -192,6 +195,11 @@ def run_cpu(args):
 
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
+    try:  # numpy's BLAS gets the same thread count (threadpoolctl comes with scikit-learn)
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+    except ImportError:
+        print("threadpoolctl is not installed: numpy's BLAS uses its default thread count.")
     try:
         import torch
         torch.set_num_threads(threads)
@@ -200,7 +208,8 @@ def run_cpu(args):
         print("PyTorch is not installed: its columns are left empty.")
 
     peak = matmul_gflops(np, args.repeats)
-    print(f"threads: {threads}   float32 matmul 2048^3 (numpy BLAS): {peak:.1f} GFLOP/s")
+    print(f"threads: {threads}   clock: {args.clock}   load average: {os.getloadavg()[0]:.1f}   "
+          f"float32 matmul 2048^3 (numpy BLAS): {peak:.1f} GFLOP/s")
     cold, warm = measure_first_calls()
     print(f"first conv + max-pool call in a fresh process: {cold:.1f} s compiling (empty Numba "
           f"cache), {warm:.2f} s with the on-disk cache warm\n")
@@ -280,9 +289,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per entry (median)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for Numba and torch (default: Numba's thread count)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall time, or this process's CPU time: steadier on a shared "
+                             "machine, comparable between libraries only with --threads 1")
     parser.add_argument("--first-call", action="store_true",
                         help="internal: time this process's first call and print it")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.first_call:
         print(first_call_seconds())
     elif args.device == "cuda":
