@@ -1,22 +1,19 @@
 """Figures and widgets of the convolution and pooling lectures (lectures 3 and 4).
 
 Every ``plot_*`` function draws a new matplotlib figure and returns it. Every ``*_explorer``
-returns an ipywidgets box (controls above a figure, redrawn when a control changes) that also
-carries its latest figure as a PNG, so a notebook run headless (nbclient, nbconvert, a static
-viewer) still shows a picture where the widget would be.
+returns a :class:`course.viz.widgets.Explorer` (controls above a figure, redrawn when a control
+changes), which also carries its latest figure as a PNG, so a notebook run headless (nbclient,
+nbconvert, a static viewer) still shows a picture where the widget would be.
 """
-
-import base64
-import io
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, display
 from ipywidgets import widgets
 from matplotlib.patches import Rectangle
 
 from course import ops
 from course.nn.receptive_field import receptive_field
+from course.viz.widgets import Explorer
 
 KERNELS = {
     "vertical edges (Sobel x)": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
@@ -27,35 +24,6 @@ KERNELS = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
 }
 """Hand-made 3x3 filters: name -> rows of weights."""
-
-
-class _Explorer(widgets.VBox):
-    """Controls above the figure that ``draw()`` returns, redrawn whenever a control changes."""
-
-    def __init__(self, controls, draw):
-        self.draw = draw
-        self.output = widgets.Output()
-        self.png = b""
-        super().__init__([widgets.HBox(controls, layout={"flex_flow": "row wrap"}), self.output])
-        for control in controls:
-            control.observe(self.update, names="value")
-        self.update()
-
-    def update(self, change=None):
-        fig = self.draw()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        self.png = buffer.getvalue()
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(Image(data=self.png))
-
-    def _repr_mimebundle_(self, **kwargs):
-        # The live widget for JupyterLab, the latest figure for viewers without widgets.
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
-        return bundle
 
 
 def filter2d(image, kernel, padding=1):
@@ -133,7 +101,7 @@ def sliding_window_explorer(image, kernels=None, padding=1, position=0):
     slider = widgets.IntSlider(value=position, min=0, max=size - 1, description="position")
     play = widgets.Play(value=position, min=0, max=size - 1, interval=300)
     widgets.jslink((play, "value"), (slider, "value"))
-    return _Explorer([choose, play, slider], lambda: plot_sliding_window(
+    return Explorer([choose, play, slider], lambda: plot_sliding_window(
         image, kernels[choose.value], slider.value, padding))
 
 
@@ -239,7 +207,7 @@ def pooling_explorer(image, size=2, stride=2):
         fig.tight_layout()
         return fig
 
-    return _Explorer([mode, size_slider, stride_slider], draw)
+    return Explorer([mode, size_slider, stride_slider], draw)
 
 
 def plot_receptive_fields(model, image):
@@ -321,4 +289,4 @@ def feature_map_explorer(model, images, labels=None, index=0, layer=0):
             fig.axes[0].set_title(f"label {labels[digit.value]}", fontsize=9)
         return fig
 
-    return _Explorer([digit, choose], draw)
+    return Explorer([digit, choose], draw)
