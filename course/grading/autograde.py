@@ -101,12 +101,11 @@ def grade_submission(specs, submission_dir, workdir, limits):
             results.append(grade_notebook(spec, path, os.path.join(workdir, spec.name), limits))
         else:
             found = ", ".join(n for n in present if n.endswith(".ipynb")) or "no notebook"
-            results.append(_failed(spec, NotebookResult(spec.name),
-                                   f"{spec.name}.ipynb is missing (found: {found})"))
+            results.append(failed_result(spec, f"{spec.name}.ipynb is missing (found: {found})"))
     return results
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _inputs(call_key):
     name, seed, options = call_key
     from course.grading.checks import CHECKS
@@ -116,17 +115,17 @@ def _inputs(call_key):
 
 def grade_notebook(spec, path, workdir, limits):
     """Grade the submitted notebook at ``path`` against ``spec`` (a NotebookSpec)."""
-    result = NotebookResult(spec.name)
     try:
         submission = read_notebook(path)
     except SubmissionError as error:
-        return _failed(spec, result, str(error))
-    result.answers = answers(spec.source, submission)
+        return failed_result(spec, str(error))
+    result = NotebookResult(spec.name, answers=answers(spec.source, submission))
     cells = program(spec.source, submission)
-    tests = [(cell, call) for cell in spec.tests for call in cell.calls]
+    calls = [(cell, call) for cell in spec.tests for call in cell.calls]
+    tests = list({_key(call): (cell, call) for cell, call in calls}.values())  # each once
     os.makedirs(workdir, exist_ok=True)
     requests = []
-    for index, (cell, call) in enumerate(tests):
+    for index, (_, call) in enumerate(tests):
         stem = os.path.join(workdir, f"test{index}")
         judging.save_inputs(stem + "-in.npz", _inputs(call.inputs_key))
         requests.append({"check": call.name, "functions": list(call.functions),
@@ -148,13 +147,20 @@ def grade_notebook(spec, path, workdir, limits):
                     if outcome.status == "crashed":
                         result.status = "crashed"
                     break
-    for (cell, call), (passed, reason, message) in zip(tests, outcomes):
-        result.checks.append(_check_result(cell, call, passed, reason, message))
+    verdicts = {_key(call): outcome for (_, call), outcome in zip(tests, outcomes, strict=True)}
+    for cell, call in calls:
+        verdict = verdicts[_key(call)]
+        result.checks.append(_check_result(cell, call, *verdict))
     for cell in spec.tests:
         mine = [c for c in result.checks if c.cell == cell.grade_id]
         passed = sum(c.passed for c in mine)
         result.scores[cell.grade_id] = cell.points * passed / len(mine) if mine else 0.0
     return result
+
+
+def _key(call):
+    """Calls with equal keys give equal results (a test repeated in another cell runs once)."""
+    return call.name, call.functions, call.inputs_key
 
 
 def _run_cells(kernel, cells, skipped, limits, result):
@@ -196,8 +202,9 @@ def _check_result(cell, call, passed, reason, message):
     return CheckResult(cell.grade_id, call.name, call.hidden, passed, reason, message)
 
 
-def _failed(spec, result, reason):
-    result.status, result.reason = "failed", reason
+def failed_result(spec, reason):
+    """The result of a notebook that could not be graded: every test fails with ``reason``."""
+    result = NotebookResult(spec.name, status="failed", reason=reason)
     for cell in spec.tests:
         result.scores[cell.grade_id] = 0.0
         for call in cell.calls:

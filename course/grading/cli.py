@@ -1,4 +1,4 @@
-"""The ``course grade`` subcommand (wired into ``course/cli.py``; also ``python -m course.grading``).
+"""The ``course grade`` subcommand (wired into ``course/cli.py``; or ``python -m course.grading``).
 
     course grade a1_backprop                       # everything in submitted/
     course grade a1_backprop --from class.zip      # collect a zip of STUDENT.ipynb first

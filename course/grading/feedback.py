@@ -72,5 +72,5 @@ def _test_report(spec, result, gid, hidden):
 
 def to_html(nb):
     """Render a feedback notebook as a standalone HTML page."""
-    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    body, _ = HTMLExporter(template_name="classic", sanitize_html=True).from_notebook_node(nb)
     return body

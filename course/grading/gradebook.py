@@ -54,7 +54,7 @@ def record(gradebook, assignment, student, timestamp, specs, results):
     """Write one submission's automatic scores and comments; manual ones are left alone."""
     gradebook.update_or_create_student(student)
     gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
-    for spec, result in zip(specs, results):
+    for spec, result in zip(specs, results, strict=True):
         notebook = gradebook.find_submission_notebook(spec.name, assignment, student)
         if result.status != "graded":
             notebook.flagged = True

@@ -30,7 +30,7 @@ import nbformat
 from tqdm import tqdm
 
 from course.grading import feedback, gradebook
-from course.grading.autograde import Limits, grade_submission, load_assignment
+from course.grading.autograde import Limits, failed_result, grade_submission, load_assignment
 from course.grading.notebook import MAX_NOTEBOOK_BYTES
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
@@ -162,11 +162,17 @@ def _read_timestamp(path):
 
 
 def _grade_job(specs, submission, workdir, limits):
-    """Runs in a pool process (or in this one with one worker): grade, then clean up."""
+    """Runs in a pool process (or in this one with one worker): grade, render the feedback.
+
+    Returns (results, pages): a NotebookResult and the student's feedback HTML per notebook.
+    """
     try:
-        return grade_submission(specs, submission.path, workdir, limits)
+        results = grade_submission(specs, submission.path, workdir, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    pages = [feedback.to_html(feedback.feedback_notebook(spec, result, submission.student))
+             for spec, result in zip(specs, results, strict=True)]
+    return results, pages
 
 
 def grade(assignment, root=".", source=None, db_url=None, workers=1, limits=None,
@@ -192,8 +198,8 @@ def grade(assignment, root=".", source=None, db_url=None, workers=1, limits=None
         jobs = [(specs, s, os.path.join(scratch, str(i)), limits)
                 for i, s in enumerate(submissions)]
         try:
-            for submission, results, error in _run(jobs, workers):
-                _store(book, coursedir, assignment, specs, submission, results, error, summary)
+            for submission, graded, error in _run(jobs, workers):
+                _store(book, coursedir, assignment, specs, submission, graded, error, summary)
                 bar.update()
                 bar.write(f"  {submission.student}: {summary.statuses[submission.student]}",
                           file=out)
@@ -228,14 +234,15 @@ def _run(jobs, workers):
                 yield futures[future], None, f"{type(error).__name__}: {error}"
 
 
-def _store(book, coursedir, assignment, specs, submission, results, error, summary):
+def _store(book, coursedir, assignment, specs, submission, graded, error, summary):
     """Record one graded submission: gradebook, instructor copy, feedback, summary."""
     student = submission.student
-    if results is None:
-        from course.grading.autograde import NotebookResult, _failed
-
-        results = [_failed(spec, NotebookResult(spec.name), f"grading failed: {error}")
-                   for spec in specs]
+    if graded is None:
+        results = [failed_result(spec, f"grading failed: {error}") for spec in specs]
+        pages = [feedback.to_html(feedback.feedback_notebook(spec, result, student))
+                 for spec, result in zip(specs, results, strict=True)]
+    else:
+        results, pages = graded
     gradebook.record(book, assignment, student, submission.timestamp, specs, results)
     statuses = [r.status for r in results]
     status = "failed" if "failed" in statuses else "crashed" if "crashed" in statuses else \
@@ -256,10 +263,9 @@ def _store(book, coursedir, assignment, specs, submission, results, error, summa
         f.write(submission.timestamp)
     with open(os.path.join(autograded, "grading.json"), "w") as f:
         json.dump({"status": status, "notebooks": [asdict(r) for r in results]}, f, indent=1)
-    for spec, result in zip(specs, results):
+    for spec, result, page in zip(specs, results, pages, strict=True):
         nbformat.write(feedback.feedback_notebook(spec, result, student, hidden=True),
                        os.path.join(autograded, spec.name + ".ipynb"))
-        page = feedback.to_html(feedback.feedback_notebook(spec, result, student))
         with open(os.path.join(feedback_dir, spec.name + ".html"), "w") as f:
             f.write(page)
 
