@@ -89,11 +89,11 @@ A1 = {
         ("replace", "sgd_momentum", '''def sgd_momentum(w, dw, config):
     while True:
         pass''')]),
-    "memory_hog": ("sigmoid_forward allocates until memory runs out", [
+    "memory_hog": ("sigmoid_forward allocates 1 GiB arrays until memory runs out", [
         ("replace", "sigmoid_forward", '''def sigmoid_forward(x):
     hog = []
     while True:
-        hog.append(np.ones(2**24))''')]),
+        hog.append(np.empty(2**27))''')]),
     "syntax_error": ("svm_loss does not parse", [
         ("replace", "svm_loss", '''def svm_loss(scores, y)
     return 0.0, scores''')]),
@@ -247,10 +247,11 @@ def apply(nb, change, release_nb):
         nb.cells[index].source = nb.cells[index].source.replace(
             "linear_backward)", "lambda dout, cache: (0, 0, 0))")
     elif action == "to_markdown":
-        nb.cells[index] = nbformat.v4.new_markdown_cell(nb.cells[index].source,
-                                                        metadata=nb.cells[index].metadata)
+        old = nb.cells[index]
+        nb.cells[index] = nbformat.v4.new_markdown_cell(old.source, metadata=old.metadata,
+                                                        id=old.id)
     elif action == "insert_after":
-        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(args[1]))
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(args[1], id=f"added-{gid}"))
     else:
         raise ValueError(f"unknown change {action!r}")
     return nb

@@ -26,7 +26,7 @@ from course.grading.notebook import (
     read_notebook,
     test_cells,
 )
-from course.grading.worker import Kernel
+from course.grading.worker import Kernel, default_user
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Limits:
     memory: int = 2 * 2**30  # address space of the kernel, bytes
     cpu_seconds: int = 600  # CPU time of one kernel: a backstop for escaped processes
     fsize: int = 64 * 2**20  # largest file the kernel may write
+    user: str = field(default_factory=default_user)  # kernels run as 'nobody' under root
 
 
 @dataclass
@@ -135,7 +136,8 @@ def grade_notebook(spec, path, workdir, limits):
     skipped = set()
     next_test = 0
     while next_test < len(tests):
-        with Kernel(workdir, limits.memory, limits.cpu_seconds, limits.fsize) as kernel:
+        with Kernel(workdir, limits.memory, limits.cpu_seconds, limits.fsize,
+                    limits.user) as kernel:
             if not _run_cells(kernel, cells, skipped, limits, result):
                 continue  # a cell hung or crashed: it is skipped from now on; start again
             while next_test < len(tests):

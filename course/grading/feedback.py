@@ -6,6 +6,9 @@ appear: their lines are cut from the test cells and their results say only pass 
 why ("timeout", "wrong gradient", ...), never the message, seed or shapes. The instructor's copy
 (``hidden=True``, written to ``autograded/``) keeps everything, with nbgrader's metadata so the
 formgrader can show it.
+
+A student's markdown answers are shown escaped, as text, so no HTML or script a student wrote is
+rendered in a page an instructor may open.
 """
 
 import copy
@@ -24,7 +27,9 @@ def feedback_notebook(spec, result, student, hidden=False):
     for cell in nb.cells:
         kind, gid = cell_kind(cell), grade_id(cell)
         if kind == "answer":
-            cell.source = result.answers.get(gid, "# (this answer cell is missing)")
+            cell.source = result.answers.get(gid, "(this answer cell is missing)")
+            if cell.cell_type == "markdown":  # shown as text: no HTML from a student is rendered
+                cell.source = f"<pre>{html.escape(cell.source)}</pre>"
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -72,5 +77,5 @@ def _test_report(spec, result, gid, hidden):
 
 def to_html(nb):
     """Render a feedback notebook as a standalone HTML page."""
-    body, _ = HTMLExporter(template_name="classic", sanitize_html=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
     return body

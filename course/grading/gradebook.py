@@ -13,10 +13,12 @@ under a manual grade is marked for review.
 import copy
 import os
 import sys
+import warnings
 
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import ComputeChecksums, SaveCells
+from sqlalchemy.exc import SAWarning
 
 from course.grading.notebook import cell_kind, grade_id
 
@@ -53,7 +55,9 @@ def register_assignment(gradebook, db_url, assignment, specs, duedate=None):
 def record(gradebook, assignment, student, timestamp, specs, results):
     """Write one submission's automatic scores and comments; manual ones are left alone."""
     gradebook.update_or_create_student(student)
-    gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
+    with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy 2 warnings
+        warnings.simplefilter("ignore", SAWarning)
+        gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
     for spec, result in zip(specs, results, strict=True):
         notebook = gradebook.find_submission_notebook(spec.name, assignment, student)
         if result.status != "graded":

@@ -92,8 +92,9 @@ def collect(coursedir, assignment, source, notebook_names):
         folder = _unzip(source, scratch) if zipfile.is_zipfile(source) else source
         entries = sorted(os.listdir(folder))
         if len(entries) == 1 and os.path.isdir(os.path.join(folder, entries[0])) and not any(
-                e.endswith(".ipynb") for e in os.listdir(os.path.join(folder, entries[0]))):
-            folder = os.path.join(folder, entries[0])  # a zip of one top-level folder
+                n + ".ipynb" in os.listdir(os.path.join(folder, entries[0]))
+                for n in notebook_names):
+            folder = os.path.join(folder, entries[0])  # one top folder, not a student's
         students = []
         for entry in sorted(os.listdir(folder)):
             path = os.path.join(folder, entry)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 BLOCKED = ("course.ops", "course.kernels", "course.nn", "course.models", "torch")
 KERNEL_NAME = "course-grader"
 STATUS_BYTES = 64 * 1024
+MAX_PROCESSES = 512  # processes and threads of the kernels' user, when kernels get their own
 
 
 # ---------------------------------------------------------------- kernel side
@@ -62,19 +63,41 @@ def boot(argv=None):
     parser.add_argument("--memory", type=int, required=True, help="address space, bytes")
     parser.add_argument("--cpu", type=int, required=True, help="CPU seconds for this kernel")
     parser.add_argument("--fsize", type=int, required=True, help="largest file written, bytes")
+    parser.add_argument("--user", help="run student code as this user (the grader is root)")
     args = parser.parse_args(argv)
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, args.cpu)
     _limit(resource.RLIMIT_FSIZE, args.fsize)
     _limit(resource.RLIMIT_AS, args.memory)
+    if args.user:
+        _limit(resource.RLIMIT_NPROC, MAX_PROCESSES)  # counts the user's threads: no fork bomb
     sys.meta_path.insert(0, _ImportBlocker(BLOCKED))
     for name in [m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in BLOCKED)]:
         del sys.modules[name]
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(["-f", args.connection_file])
+    app.initialize(["-f", args.connection_file, "--HistoryManager.enabled=False"])
+    if args.user:  # the connection file is read and the sockets bound: drop root for good
+        import pwd
+
+        entry = pwd.getpwnam(args.user)
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
     app.start()
+
+
+def default_user():
+    """'nobody' when the grader runs as root (as in a container), else None (same user)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        return pwd.getpwnam("nobody").pw_name
+    except KeyError:
+        return None
 
 
 def run_test(request):
@@ -142,9 +165,10 @@ class Kernel:
     submission prints costs the grader nothing. Use as a context manager.
     """
 
-    def __init__(self, workdir, memory, cpu_seconds, fsize, start_timeout=60):
+    def __init__(self, workdir, memory, cpu_seconds, fsize, user=None, start_timeout=60):
         self.workdir = workdir
         self.memory, self.cpu_seconds, self.fsize = memory, cpu_seconds, fsize
+        self.user = user
         self.start_timeout = start_timeout
         self.manager = self.client = None
 
@@ -161,10 +185,10 @@ class Kernel:
         os.makedirs(spec_dir, exist_ok=True)
         argv = [sys.executable, "-m", "course.grading.worker", "-f", "{connection_file}",
                 "--memory", str(self.memory), "--cpu", str(self.cpu_seconds),
-                "--fsize", str(self.fsize)]
+                "--fsize", str(self.fsize)] + (["--user", self.user] if self.user else [])
         with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
             json.dump({"argv": argv, "display_name": "course grader", "language": "python",
-                       "env": _kernel_env()}, f)
+                       "env": _kernel_env(os.path.join(self.workdir, "run"))}, f)
         return spec_root
 
     def start(self):
@@ -177,6 +201,14 @@ class Kernel:
             ip=os.path.join(self.workdir, "kernel-ipc"))
         run_dir = os.path.join(self.workdir, "run")
         os.makedirs(run_dir, exist_ok=True)
+        if self.user:  # the kernel's user writes its outputs here, and only here
+            import pwd
+
+            entry = pwd.getpwnam(self.user)
+            for path in (self.workdir, run_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+                os.chmod(path, 0o700)
+            os.chmod(os.path.dirname(os.path.abspath(self.workdir)), 0o711)
         self.manager.start_kernel(cwd=run_dir, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.client = self.manager.client()
@@ -249,14 +281,15 @@ def _read_status(path):
     return status if isinstance(status, dict) else None
 
 
-def _kernel_env():
+def _kernel_env(run_dir):
     """A small environment for the kernel: no nbgrader variables, one BLAS thread."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    keep = ("PATH", "LANG", "LC_ALL")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     course_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([course_root] + extra)
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+    env.update(HOME=run_dir, TMPDIR=run_dir, MPLCONFIGDIR=run_dir, OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                NUMBA_NUM_THREADS="1", MALLOC_ARENA_MAX="2", PYTHONDONTWRITEBYTECODE="1",
                MPLBACKEND="Agg")
     return env
