@@ -102,7 +102,7 @@ class TwoLayerLossCheck(Check):
                       "y": rng.integers(0, c, n).astype(np.int64),
                       "W1": rng.standard_normal((d, h)) / math.sqrt(d),
                       "b1": 0.1 * rng.standard_normal(h),
-                      "W2": rng.standard_normal((h, c)) / math.sqrt(h),
+                      "W2": 0.5 * rng.standard_normal((h, c)) / math.sqrt(h),
                       "b2": 0.1 * rng.standard_normal(c),
                       "reg": np.array(float(reg))}
             if np.abs(inputs["X"] @ inputs["W1"] + inputs["b1"]).min() > 0.01:

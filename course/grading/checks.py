@@ -237,7 +237,7 @@ def reference_kernels():
         yield
 
 
-def numerical_gradients(f, arrays, names, douts, h=1e-6):
+def numerical_gradients(f, arrays, names, douts, h=1e-5):
     """Numerical gradient of ``sum(f() * dout)`` for each named array (perturbed in place)."""
     from course.gradcheck import numerical_gradient_array
 
