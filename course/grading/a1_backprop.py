@@ -8,19 +8,15 @@ import math
 import numpy as np
 
 from course.grading.checks import (
-    GRAD_TOL,
     VALUE_TOL,
     Check,
     LossCheck,
+    ModelLossCheck,
     as_output,
     as_shape,
     compare,
     copies,
-    first_failure,
     kink_free,
-    modified,
-    modified_inputs,
-    numerical_gradients,
     op_checks,
     reference_ops,
     register,
@@ -89,60 +85,22 @@ def two_layer_reference(X, y, params, reg):
     return loss, grads
 
 
-class TwoLayerLossCheck(Check):
-    """``two_layer_loss(X, y, params, reg) -> (loss, grads)``."""
-
-    def __init__(self):
-        super().__init__("a1.two_layer_loss", ("two_layer_loss",), (),
-                         {"n": 4, "d": 5, "h": 6, "c": 3, "reg": 0.1})
-
-    def make(self, rng, n, d, h, c, reg):
-        while True:  # redraw until no hidden unit sits within 0.01 of ReLU's kink
-            inputs = {"X": rng.standard_normal((n, d)),
-                      "y": rng.integers(0, c, n).astype(np.int64),
-                      "W1": rng.standard_normal((d, h)) / math.sqrt(d),
-                      "b1": 0.1 * rng.standard_normal(h),
-                      "W2": 0.5 * rng.standard_normal((h, c)) / math.sqrt(h),
-                      "b2": 0.1 * rng.standard_normal(c),
-                      "reg": np.array(float(reg))}
-            if np.abs(inputs["X"] @ inputs["W1"] + inputs["b1"]).min() > 0.01:
-                return inputs
-
-    def call(self, functions, inputs):
-        (two_layer_loss,) = functions
-        X, y, *values = copies(inputs, ("X", "y", *PARAMS))
-        params = dict(zip(PARAMS, values, strict=True))
-        loss, grads = unpack(two_layer_loss(X, y, params, float(inputs["reg"])), 2,
-                             "two_layer_loss must return (loss, grads)")
-        if not isinstance(grads, dict) or set(grads) != set(PARAMS):
-            raise TypeError(f"two_layer_loss must return grads as a dict with keys "
-                            f"{', '.join(PARAMS)}; got {type(grads).__name__}"
-                            + (f" with keys {sorted(grads)}" if isinstance(grads, dict) else ""))
-        outputs = {"loss": as_output(loss, "two_layer_loss's loss")}
-        outputs.update({f"d{k}": as_output(grads[k], f"grads[{k!r}]") for k in PARAMS})
-        outputs["inputs_modified"] = modified(copies(inputs, ("X", *PARAMS)), [X, *values],
-                                              ("X", *PARAMS))
-        return outputs
-
-    def judge(self, inputs, outputs, **options):
-        failed = modified_inputs(outputs, ("X", *PARAMS), self.label)
-        if failed:
-            return failed
-        X, y, reg = inputs["X"], inputs["y"], float(inputs["reg"])
-        params = {k: np.array(inputs[k], dtype=np.float64) for k in PARAMS}
-        loss, grads = two_layer_reference(X, y, params, reg)
-        numerical = numerical_gradients(lambda: two_layer_reference(X, y, params, reg)[0],
-                                        params, PARAMS, 1.0)
-        shown = (compare([("loss", outputs["loss"], loss, "the reference")], VALUE_TOL,
-                         self.label, "wrong value"),
-                 compare([(f"d{k}", outputs[f"d{k}"], numerical[k], "the numerical gradient")
-                          for k in PARAMS], GRAD_TOL, self.label, "wrong gradient"))
-        return first_failure(self.label, shown, compare(
-            [(f"d{k}", outputs[f"d{k}"], grads[k], "the reference") for k in PARAMS],
-            GRAD_TOL, self.label, "wrong gradient"))
+def make_two_layer(rng, n, d, h, c, reg):
+    while True:  # redraw until no hidden unit sits within 0.01 of ReLU's kink
+        inputs = {"X": rng.standard_normal((n, d)),
+                  "y": rng.integers(0, c, n).astype(np.int64),
+                  "W1": rng.standard_normal((d, h)) / math.sqrt(d),
+                  "b1": 0.1 * rng.standard_normal(h),
+                  "W2": 0.5 * rng.standard_normal((h, c)) / math.sqrt(h),
+                  "b2": 0.1 * rng.standard_normal(c),
+                  "reg": np.array(float(reg))}
+        if np.abs(inputs["X"] @ inputs["W1"] + inputs["b1"]).min() > 0.01:
+            return inputs
 
 
-register(TwoLayerLossCheck())
+register(ModelLossCheck("a1.two_layer_loss", "two_layer_loss", ("X", "y"), PARAMS,
+                          make_two_layer, two_layer_reference,
+                          {"n": 4, "d": 5, "h": 6, "c": 3, "reg": 0.1}))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -440,6 +440,64 @@ class LossCheck(Check):
 
 
 # ---------------------------------------------------------------------------------------------
+# Whole models: ``model_loss(X, y, params, reg) -> (loss, grads)``
+
+
+class ModelLossCheck(Check):
+    """A model's loss and the gradients of all its parameters, CS231n style.
+
+    Args:
+        function: the student function, called as ``function(*data, params, reg)``.
+        data: names of the data inputs (e.g. ``("X", "y")``), passed first.
+        params: names of the parameters: the keys of ``params`` and of the returned ``grads``.
+        make: ``make(rng, **options) -> dict`` with the data, the parameters and ``reg``.
+        reference: ``reference(*data, params, reg) -> (loss, grads)`` from the library's ops.
+    """
+
+    def __init__(self, name, function, data, params, make, reference, defaults):
+        super().__init__(name, (function,), (), defaults)
+        self.data, self.params = tuple(data), tuple(params)
+        self.make, self.reference = make, reference
+
+    def call(self, functions, inputs):
+        (model_loss,) = functions
+        name = model_loss.__name__
+        data = copies(inputs, self.data)
+        values = copies(inputs, self.params)
+        params = dict(zip(self.params, values, strict=True))
+        loss, grads = unpack(model_loss(*data, params, float(inputs["reg"])), 2,
+                             f"{name} must return (loss, grads)")
+        if not isinstance(grads, dict) or set(grads) != set(self.params):
+            keys = f" with keys {sorted(grads)}" if isinstance(grads, dict) else ""
+            raise TypeError(f"{name} must return grads as a dict with keys "
+                            f"{', '.join(self.params)}; got {type(grads).__name__}{keys}")
+        outputs = {"loss": as_output(loss, f"{name}'s loss")}
+        outputs.update({f"d{k}": as_output(grads[k], f"grads[{k!r}]") for k in self.params})
+        names = (*self.data, *self.params)
+        outputs["inputs_modified"] = modified(copies(inputs, names), [*data, *values], names)
+        return outputs
+
+    def judge(self, inputs, outputs, **options):
+        failed = modified_inputs(outputs, (*self.data, *self.params), self.label)
+        if failed:
+            return failed
+        data = [inputs[k] for k in self.data]
+        reg = float(inputs["reg"])
+        params = {k: np.array(inputs[k], dtype=np.float64) for k in self.params}
+        with reference_kernels():
+            loss, grads = self.reference(*data, params, reg)
+            numerical = numerical_gradients(lambda: self.reference(*data, params, reg)[0],
+                                            params, self.params, 1.0)
+        shown = (compare([("loss", outputs["loss"], loss, "the reference")], VALUE_TOL,
+                         self.label, "wrong value"),
+                 compare([(f"d{k}", outputs[f"d{k}"], numerical[k], "the numerical gradient")
+                          for k in self.params], GRAD_TOL, self.label, "wrong gradient"))
+        return first_failure(self.label, shown, compare(
+            [(f"d{k}", outputs[f"d{k}"], grads[k], "the reference") for k in self.params],
+            GRAD_TOL, self.label, "wrong gradient"))
+
+
+# ---------------------------------------------------------------------------------------------
 # The self-check that test cells call
 
 
