@@ -116,8 +116,8 @@ def test_failed_checks_record_their_reason(graded):
 @needs_assignment
 def test_summary_counts_and_unreadable_notebooks_have_a_reason(graded):
     root, summary, log = graded
-    assert (summary.graded, summary.crashed, summary.failed) == (21, 2, 3)
-    assert "graded 21, crashed 2, failed to run 3, late 0" in log
+    assert (summary.graded, summary.crashed, summary.failed) == (22, 2, 3)
+    assert "graded 22, crashed 2, failed to run 3, late 0" in log
     rows = _read_csv(summary.csv_path)
     assert "not UTF-8" in rows["non_utf8"]["reasons"]
     assert "invalid JSON" in rows["malformed"]["reasons"]
@@ -207,12 +207,14 @@ def test_collect_from_a_zip_and_the_command_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     result = subprocess.run(
         [sys.executable, "-m", "course.grading", ASSIGNMENT, "--root", str(root), "--from",
-         str(archive), "--quiet", "--timeout", "10", "--csv", str(tmp_path / "grades.csv")],
+         str(archive), "--quiet", "--timeout", "10", "--csv", str(tmp_path / "grades.csv"),
+         "--duedate", "2020-01-01 00:00:00 UTC"],
         capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = _read_csv(tmp_path / "grades.csv")
     assert {k: float(v["score"]) for k, v in rows.items()} == {"alice": 100.0, "bob": 0.0}
-    assert "graded 2, crashed 0, failed to run 0" in result.stdout
+    assert "graded 2, crashed 0, failed to run 0, late 2" in result.stdout
+    assert float(rows["alice"]["seconds_late"]) > 0
     assert (root / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").exists()
     assert not (tmp_path / "evil.ipynb").exists()
 
@@ -336,3 +338,68 @@ def test_outputs_are_loaded_without_pickles(tmp_path):
         load_outputs(text)
     with pytest.raises(OutputError, match="no readable outputs"):
         load_outputs(_write(tmp_path / "junk.npz", b"not a zip"))
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway PostgreSQL server on a private Unix socket; yields its SQLAlchemy URL.
+
+    Skips without the server programs (initdb, pg_ctl) or the psycopg driver. PostgreSQL
+    refuses to run as root, so under root the server runs as 'nobody'.
+    """
+    import tempfile
+
+    pytest.importorskip("psycopg")
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+        pytest.skip("no PostgreSQL server programs (initdb, pg_ctl)")
+    folder = tempfile.mkdtemp(prefix="course-pg-")
+    prefix = []
+    if os.geteuid() == 0:
+        import pwd
+
+        if not shutil.which("runuser"):
+            pytest.skip("running as root without runuser")
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(folder, 0o755)
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["runuser", "-u", "nobody", "--"]
+    data = os.path.join(folder, "data")
+    run = dict(capture_output=True, timeout=120, check=True)
+    subprocess.run(prefix + ["initdb", "-D", data, "-A", "trust", "-U", "grader"], **run)
+    subprocess.run(prefix + ["pg_ctl", "-D", data, "-l", os.path.join(folder, "log"), "-w",
+                             "-o", f"-p 5432 -k {folder} -c listen_addresses=''", "start"],
+                   **run)
+    try:
+        import psycopg
+
+        with psycopg.connect(f"host={folder} port=5432 user=grader dbname=postgres",
+                             autocommit=True) as connection:
+            connection.execute("CREATE DATABASE course")
+        yield f"postgresql+psycopg://grader@/course?host={folder}&port=5432"
+    finally:
+        subprocess.run(prefix + ["pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@needs_assignment
+def test_postgresql_gradebook(tmp_path, postgres_url):
+    from nbgrader.api import Gradebook
+
+    from course.grading.pipeline import grade
+
+    root = _course(tmp_path / "course")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("solution", "bias_axis", "malformed"):
+        shutil.copyfile(os.path.join(SAMPLES, f"{name}.ipynb"), folder / f"{name}.ipynb")
+    summary = grade(ASSIGNMENT, root=str(root), source=str(folder), db_url=postgres_url,
+                    workers=2, limits=LIMITS, progress=False, out=open(os.devnull, "w"))
+    assert {k: float(v["score"]) for k, v in _read_csv(summary.csv_path).items()} == {
+        "solution": 100.0, "bias_axis": 58.0, "malformed": 0.0}
+    with Gradebook(postgres_url) as book:
+        assert book.find_submission(ASSIGNMENT, "bias_axis").score == 58.0
+    assert not (root / "gradebook.db").exists()

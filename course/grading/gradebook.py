@@ -38,7 +38,7 @@ def register_assignment(gradebook, db_url, assignment, specs, duedate=None):
     An assignment released with ``nbgrader generate_assignment`` is there already; otherwise
     its cells are saved from the release notebook (or the source) by nbgrader's SaveCells.
     """
-    kwargs = {"duedate": duedate} if duedate else {}
+    kwargs = {"duedate": utils.parse_utc(duedate)} if duedate else {}
     record = gradebook.update_or_create_assignment(assignment, **kwargs)
     known = {notebook.name for notebook in record.notebooks}
     for spec in specs:
