@@ -291,6 +291,7 @@ def test_program_takes_answers_from_the_submission_and_the_rest_from_the_source(
         _cell("code", 'check("a1.f", f)', grade_id="test_f", grade=True, points=1),
         _cell("code", "HELPER = 2", grade_id="helper", locked=True),
         _cell("code", "def g(): return HELPER", grade_id="g", solution=True),
+        _cell("code", "train_for_an_hour()"),  # an ungraded demo
     ])
     submission = nbformat.v4.new_notebook(cells=[
         _cell("code", "def f(): return 2", grade_id="f", solution=True),
@@ -300,6 +301,8 @@ def test_program_takes_answers_from_the_submission_and_the_rest_from_the_source(
         _cell("code", "x = 1"),  # the student's own cell
         _cell("code", "def g(): return 3", grade_id="g", solution=True),
         _cell("code", "import numpy as np; np.allclose = None", grade_id="setup", locked=True),
+        _cell("code", "train_for_an_hour()"),
+        _cell("code", "train_for_an_hour(epochs=2)"),
     ])
     assert program(source, submission) == [
         ("f", "def f(): return 2"),
@@ -307,6 +310,7 @@ def test_program_takes_answers_from_the_submission_and_the_rest_from_the_source(
         ("cell 5", "x = 1"),
         ("helper", "HELPER = 2"),  # deleted by the student: restored before the next cell
         ("g", "def g(): return 3"),
+        ("cell 9", "train_for_an_hour(epochs=2)"),  # changed by the student: it runs
     ]
 
 

@@ -197,7 +197,8 @@ def _judge(call, outcome, status, request):
     if status.get("status") != "ok":
         reason = status.get("reason") if status.get("reason") in ("memory", "error") else "error"
         return False, reason, str(status.get("message", ""))[:500]
-    return judging.judge(call, _inputs(call.inputs_key), request["outputs"])
+    inputs = {key: value.copy() for key, value in _inputs(call.inputs_key).items()}
+    return judging.judge(call, inputs, request["outputs"])
 
 
 def _check_result(cell, call, passed, reason, message):

@@ -11,7 +11,9 @@ What runs when a submission is graded is decided by the SOURCE notebook (``solut
   duplicate, retype);
 - test cells are never executed in the student's kernel: their ``check(...)`` calls are parsed
   from the source with :mod:`ast` and run by the grading driver;
-- other code cells the student added run as they are, unless they only repeat ``check`` calls.
+- other code cells the student added or changed run as they are, unless they only repeat
+  ``check`` calls; the source's own unmarked cells left unchanged (demos such as "train your
+  network") do not run: nothing graded depends on them.
 """
 
 import ast
@@ -211,10 +213,13 @@ def program(source_nb, submission_nb):
     """The code cells the grading kernel runs, in order: a list of (label, code).
 
     Walks the submission in its own order (the order the student ran it), replacing every
-    locked cell by the pristine source one and dropping test cells; locked code cells the
-    submission lost are put back before the next cell that follows them in the source.
+    locked cell by the pristine source one and dropping test cells and unchanged demo cells;
+    locked code cells the submission lost are put back before the next cell that follows them
+    in the source.
     """
     kinds = {grade_id(c): (i, c) for i, c in enumerate(source_nb.cells) if grade_id(c)}
+    demos = {c.source.strip() for c in source_nb.cells
+             if c.cell_type == "code" and cell_kind(c) == "other"}
     items, seen = [], set()  # items: (source index or None, label, code)
     for position, cell in enumerate(submission_nb.cells):
         gid = grade_id(cell)
@@ -226,7 +231,8 @@ def program(source_nb, submission_nb):
             elif kind == "locked" and source_cell.cell_type == "code" and gid not in seen:
                 items.append((index, gid, source_cell.source))
             seen.add(gid)
-        elif cell.cell_type == "code" and not looks_like_test(cell.source):
+        elif (cell.cell_type == "code" and cell.source.strip() not in demos
+              and not looks_like_test(cell.source)):
             items.append((None, f"cell {position + 1}", cell.source))
     for index, source_cell in enumerate(source_nb.cells):
         gid = grade_id(source_cell)

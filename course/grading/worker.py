@@ -240,6 +240,7 @@ class Kernel:
     def _wait_ready(self):
         outcome = self.execute("pass", self.start_timeout)
         if outcome.status != "ok":
+            self.stop()
             raise RuntimeError(f"the grading kernel did not start ({outcome.status})")
 
     def execute(self, code, timeout):
