@@ -238,10 +238,16 @@ def reference_kernels():
 
 
 def numerical_gradients(f, arrays, names, douts, h=1e-5):
-    """Numerical gradient of ``sum(f() * dout)`` for each named array (perturbed in place)."""
+    """Numerical gradient of ``sum(f() * dout)`` for each named array (perturbed in place).
+
+    ``f`` runs twice per entry, so it runs on the fast CPU kernels (which the library's own
+    tests hold to the reference kernels) rather than on the naive loops.
+    """
+    from course.backend import use
     from course.gradcheck import numerical_gradient_array
 
-    return {name: numerical_gradient_array(f, arrays[name], douts, h) for name in names}
+    with use("numba"):
+        return {name: numerical_gradient_array(f, arrays[name], douts, h) for name in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,8 +289,14 @@ class OpCheck(Check):
 
     def run_forward(self, forward, args, params):
         """``forward(*args, **params)`` split into its outputs and its cache."""
-        what = (f"{forward.__name__} must return ({', '.join(self.outputs)}, cache)")
-        result = unpack(forward(*args, **params), len(self.outputs) + 1, what)
+        outputs = ", ".join(self.outputs)
+        what = f"{forward.__name__} must return (({outputs}), cache)" if len(self.outputs) > 1 \
+            else f"{forward.__name__} must return ({outputs}, cache)"
+        result = forward(*args, **params)
+        if len(self.outputs) > 1 and isinstance(result, (tuple, list)) and len(result) == 2:
+            outs, cache = result  # ((out1, out2), cache), as the library's ops
+            return unpack(outs, len(self.outputs), what), cache
+        result = unpack(result, len(self.outputs) + 1, what)  # (out1, out2, cache) also works
         return result[:-1], result[-1]
 
     def reference_forward(self, inputs):
@@ -452,12 +464,19 @@ class ModelLossCheck(Check):
         params: names of the parameters: the keys of ``params`` and of the returned ``grads``.
         make: ``make(rng, **options) -> dict`` with the data, the parameters and ``reg``.
         reference: ``reference(*data, params, reg) -> (loss, grads)`` from the library's ops.
+        regularized: False for a model without ``reg``: then ``function(*data, params)``.
     """
 
-    def __init__(self, name, function, data, params, make, reference, defaults):
+    def __init__(self, name, function, data, params, make, reference, defaults,
+                 regularized=True):
         super().__init__(name, (function,), (), defaults)
         self.data, self.params = tuple(data), tuple(params)
         self.make, self.reference = make, reference
+        self.regularized = regularized
+
+    def extra(self, inputs):
+        """``(reg,)`` for a regularised model, else nothing."""
+        return (float(inputs["reg"]),) if self.regularized else ()
 
     def call(self, functions, inputs):
         (model_loss,) = functions
@@ -465,7 +484,7 @@ class ModelLossCheck(Check):
         data = copies(inputs, self.data)
         values = copies(inputs, self.params)
         params = dict(zip(self.params, values, strict=True))
-        loss, grads = unpack(model_loss(*data, params, float(inputs["reg"])), 2,
+        loss, grads = unpack(model_loss(*data, params, *self.extra(inputs)), 2,
                              f"{name} must return (loss, grads)")
         if not isinstance(grads, dict) or set(grads) != set(self.params):
             keys = f" with keys {sorted(grads)}" if isinstance(grads, dict) else ""
@@ -482,11 +501,11 @@ class ModelLossCheck(Check):
         if failed:
             return failed
         data = [inputs[k] for k in self.data]
-        reg = float(inputs["reg"])
+        extra = self.extra(inputs)
         params = {k: np.array(inputs[k], dtype=np.float64) for k in self.params}
         with reference_kernels():
-            loss, grads = self.reference(*data, params, reg)
-            numerical = numerical_gradients(lambda: self.reference(*data, params, reg)[0],
+            loss, grads = self.reference(*data, params, *extra)
+            numerical = numerical_gradients(lambda: self.reference(*data, params, *extra)[0],
                                             params, self.params, 1.0)
         shown = (compare([("loss", outputs["loss"], loss, "the reference")], VALUE_TOL,
                          self.label, "wrong value"),
@@ -590,4 +609,4 @@ def check(name, *functions, seed=0, **options):
 
 
 # Each assignment's checks live in their own module, which registers them when imported.
-from course.grading import a1_backprop  # noqa: E402, F401
+from course.grading import a1_backprop, a2_convnets  # noqa: E402, F401

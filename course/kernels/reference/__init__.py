@@ -3,3 +3,15 @@
 Each topic lives in its own file; this package re-exports them so that every kernel set
 (``reference``, ``cpu``, ``gpu``) offers the same names.
 """
+
+from course.kernels.reference.conv import (
+    conv2d_backward_data,
+    conv2d_backward_weight,
+    conv2d_forward,
+)
+from course.kernels.reference.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
