@@ -41,15 +41,15 @@ needs_assignment = pytest.mark.skipif(
     reason="solutions/a1_backprop and its release are not in this checkout")
 
 
-def _expected():
-    with open(os.path.join(SAMPLES, "expected.json")) as f:
+def _expected(assignment=ASSIGNMENT):
+    with open(os.path.join(ROOT, "autograder", "samples", assignment, "expected.json")) as f:
         return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
 
 
-def _course(tmp):
+def _course(tmp, assignment=ASSIGNMENT):
     """A fresh course root holding the assignment's source and release."""
     for step in ("solutions", "assignments"):
-        shutil.copytree(os.path.join(ROOT, step, ASSIGNMENT), tmp / step / ASSIGNMENT)
+        shutil.copytree(os.path.join(ROOT, step, assignment), tmp / step / assignment)
     return tmp
 
 
@@ -58,9 +58,9 @@ def _read_csv(path):
         return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
-def _hidden_lines():
+def _hidden_lines(assignment=ASSIGNMENT):
     """Every hidden test line of the source notebook."""
-    nb = nbformat.read(SOURCE, as_version=4)
+    nb = nbformat.read(os.path.join(ROOT, "solutions", assignment, f"{assignment}.ipynb"), 4)
     lines = []
     for cell in nb.cells:
         visible = set(strip_hidden_tests(cell.source).splitlines())
@@ -229,6 +229,38 @@ def test_grade_parser_plugs_into_a_cli():
     args = parser.parse_args(["grade", "a1_backprop", "--workers", "2", "--memory", "512"])
     assert (args.assignment, args.workers, args.memory) == ("a1_backprop", 2, 512)
     assert args.func.__name__ == "run_grade"
+
+
+A2 = "a2_convnets"
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "solutions", A2)),
+                    reason="solutions/a2_convnets is not in this checkout")
+def test_a2_samples_get_their_scores_and_feedback_hides_hidden_tests(tmp_path):
+    from io import StringIO
+
+    from course.grading.pipeline import grade
+
+    root = _course(tmp_path, A2)
+    log = StringIO()
+    summary = grade(A2, root=str(root), source=os.path.join(ROOT, "autograder", "samples", A2),
+                    workers=2, limits=LIMITS, progress=False, out=log)
+    rows = _read_csv(summary.csv_path)
+    assert {k: (float(v["score"]), v["status"]) for k, v in rows.items()} == {
+        k: (v["score"], v["status"]) for k, v in _expected(A2).items()}
+    for name, want in _expected(A2).items():
+        with open(root / "autograded" / name / A2 / "grading.json") as f:
+            checks = [c for n in json.load(f)["notebooks"] for c in n["checks"]]
+        assert set(want.get("reasons", [])) <= {c["reason"] for c in checks if not c["passed"]}
+    hidden = _hidden_lines(A2)
+    assert hidden
+    with open(os.path.join(ROOT, "assignments", A2, f"{A2}.ipynb")) as f:
+        release = f.read()
+    for name in rows:
+        with open(root / "feedback" / name / A2 / f"{A2}.html") as f:
+            page = f.read()
+        assert not [line for line in hidden if line in page or line in log.getvalue()
+                    or line in release]
 
 
 # ------------------------------------------------------------------ reading submissions
