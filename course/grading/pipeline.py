@@ -200,7 +200,13 @@ def grade(assignment, root=".", source=None, db_url=None, workers=1, limits=None
                 for i, s in enumerate(submissions)]
         try:
             for submission, graded, error in _run(jobs, workers):
-                _store(book, coursedir, assignment, specs, submission, graded, error, summary)
+                try:
+                    _store(book, coursedir, assignment, specs, submission, graded, error,
+                           summary)
+                except Exception as problem:  # noqa: BLE001 - the run goes on
+                    book.db.rollback()
+                    summary.failed += 1
+                    summary.statuses[submission.student] = f"failed (not recorded: {problem})"
                 bar.update()
                 bar.write(f"  {submission.student}: {summary.statuses[submission.student]}",
                           file=out)
