@@ -1,0 +1,266 @@
+"""The nbgrader assignments: releases up to date, solutions pass every check, bugs lose points.
+
+Three layers, fastest first:
+
+* the checks run in-process on the solution cells' code (extracted from ``solutions/``) over 20
+  seeds, and on every mutant in ``autograder/mutants/<assignment>/`` (a classic bug swapped in
+  for one solution cell), which must fail at least one check;
+* ``nbgrader generate_assignment`` in a temporary course reproduces the committed
+  ``assignments/`` (the release is generated, never hand-edited);
+* stock ``nbgrader autograde`` with a real gradebook grades, in one call per assignment, the
+  solution (full marks), the blank release (zero) and every mutant (fewer points).
+"""
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from course.grading import CHECKS
+from course.grading.checks import quiet
+
+pytestmark = pytest.mark.grading
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+SEEDS = 20
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def source_notebook(assignment):
+    return nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def grade_cells(notebook):
+    return [c for c in notebook.cells if nbgrader_meta(c).get("grade") and c.cell_type == "code"]
+
+
+def parse_checks(source):
+    """The ``check("name", fn, ..., key=literal)`` calls of a test cell, without running it."""
+    calls = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and node.module == "course.grading":
+            continue
+        assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Call), \
+            f"a test cell may hold only check(...) calls, got: {ast.unparse(node)}"
+        call = node.value
+        assert isinstance(call.func, ast.Name) and call.func.id == "check"
+        name = ast.literal_eval(call.args[0])
+        functions = [arg.id for arg in call.args[1:]]
+        options = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+        calls.append((name, functions, options))
+    return calls
+
+
+def all_checks(notebook):
+    return [call for cell in grade_cells(notebook) for call in parse_checks(cell.source)]
+
+
+def strip_solution_markers(source):
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def load_mutants(assignment):
+    """(name, grade_id of the cell it replaces, code) for each mutant of the assignment."""
+    mutants = []
+    for path in sorted((ROOT / "autograder" / "mutants" / assignment).glob("*.py")):
+        code = path.read_text()
+        cell = next(line.split(":", 1)[1].strip() for line in code.splitlines()
+                    if line.startswith("# cell:"))
+        mutants.append((path.stem, cell, code))
+    return mutants
+
+
+def student_namespace(notebook, replace=None):
+    """Run the setup and solution cells (one of them replaced by ``replace = (grade_id, code)``)
+    in a fresh namespace, as a student's kernel would, and return it."""
+    namespace = {"__name__": "__student__"}
+    for cell in notebook.cells:
+        meta = nbgrader_meta(cell)
+        runs = meta.get("solution") or meta.get("grade_id") == "setup"
+        if cell.cell_type != "code" or not runs:
+            continue
+        source = cell.source
+        if replace and meta.get("grade_id") == replace[0]:
+            source = replace[1]
+        exec(compile(source, f"<cell {meta.get('grade_id')}>", "exec"), namespace)
+    return namespace
+
+
+def run_check(name, functions, seed, options):
+    """The three steps of a check, as the grading pipeline runs them; a crash is a failure."""
+    spec = CHECKS[name]
+    with quiet():
+        inputs = spec.make_inputs(seed, **options)
+        try:
+            outputs = spec.call(functions, inputs)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}", np.inf
+        result = spec.judge(inputs, outputs, **options)
+    return result.message, (result.margin if result.passed else np.inf)
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebooks' structure
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebook_structure(assignment):
+    notebook = source_notebook(assignment)
+    points = sum(nbgrader_meta(c).get("points", 0) for c in grade_cells(notebook))
+    assert points == 100
+    assert notebook.cells[0].cell_type == "markdown"
+    solutions = [c for c in notebook.cells if nbgrader_meta(c).get("solution")]
+    assert solutions and all("### BEGIN SOLUTION" in c.source for c in solutions)
+    for cell in grade_cells(notebook):
+        assert nbgrader_meta(cell)["locked"]
+        calls = parse_checks(cell.source)
+        assert calls, f"test cell {nbgrader_meta(cell)['grade_id']} checks nothing"
+        for name, functions, _ in calls:
+            assert name in CHECKS, f"unknown check {name!r}"
+            assert len(functions) == len(CHECKS[name].functions)
+        if nbgrader_meta(cell)["points"] > 0:  # graded cells hide tests with other arguments
+            visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
+            assert "### END HIDDEN TESTS" in hidden
+            shown = {(n, repr(sorted(o.items()))) for n, _, o in parse_checks(visible)}
+            assert all((n, repr(sorted(o.items()))) not in shown
+                       for n, _, o in parse_checks(hidden.replace("### END HIDDEN TESTS", "")))
+    # the final test cell runs every visible check at once
+    last = grade_cells(notebook)[-1]
+    visible = {line for cell in grade_cells(notebook)[:-1]
+               for line in cell.source.partition("### BEGIN HIDDEN TESTS")[0].splitlines()}
+    assert visible == set(last.source.splitlines())
+
+
+# ---------------------------------------------------------------------------------------------
+# In-process: the solution passes everything, every mutant fails something
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_passes_every_check_over_many_seeds(assignment):
+    """Every check, over at least 20 seeds spread across the option sets the notebook uses,
+    with errors below 1% of the tolerance."""
+    notebook = source_notebook(assignment)
+    namespace = student_namespace(notebook)
+    uses = {}
+    for name, functions, options in all_checks(notebook):
+        options = dict(options)
+        first = options.pop("seed", 0)
+        uses.setdefault(name, {})[repr(sorted(options.items()))] = (functions, first, options)
+    for name, variants in uses.items():
+        per_variant = -(-SEEDS // len(variants))
+        for functions, first, options in variants.values():
+            for seed in range(first, first + per_variant):
+                message, margin = run_check(name, [namespace[f] for f in functions], seed,
+                                            options)
+                assert margin < 1e-2, f"{name} seed={seed} {options}: {message}"
+
+
+def mutant_cases():
+    return [pytest.param(a, m, id=f"{a}-{m[0]}") for a in ASSIGNMENTS for m in load_mutants(a)]
+
+
+@pytest.mark.parametrize(("assignment", "mutant"), mutant_cases())
+def test_mutant_fails_a_check(assignment, mutant):
+    name, cell, code = mutant
+    notebook = source_notebook(assignment)
+    assert cell in {nbgrader_meta(c).get("grade_id") for c in notebook.cells}
+    namespace = student_namespace(notebook, replace=(cell, code))
+    calls = {repr((n, f, sorted(o.items()))): (n, f, o) for n, f, o in all_checks(notebook)}
+    for check_name, functions, options in calls.values():  # stop at the first failure
+        options = dict(options)
+        seed = options.pop("seed", 0)
+        _, margin = run_check(check_name, [namespace[f] for f in functions], seed, options)
+        if not margin < 1:
+            return
+    pytest.fail(f"mutant {name} passes every check")
+
+
+# ---------------------------------------------------------------------------------------------
+# Real nbgrader: generate_assignment and autograde in a temporary course
+
+
+def nbgrader(course, *args):
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def submission(release, notebook, replace=None):
+    """The release notebook with the solution cells filled in (one replaced by a mutant)."""
+    solutions = {nbgrader_meta(c)["grade_id"]: strip_solution_markers(c.source)
+                 for c in notebook.cells if nbgrader_meta(c).get("solution")}
+    if replace:
+        solutions[replace[0]] = replace[1]
+    submitted = nbformat.from_dict(release)
+    for cell in submitted.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution"):
+            cell.source = solutions[grade_id]
+    return submitted
+
+
+def cells_of(notebook):
+    return [(c.cell_type, c.source, nbgrader_meta(c)) for c in notebook.cells]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A temporary course: the repository's config and solutions, every release generated."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    for assignment in ASSIGNMENTS:
+        nbgrader(course, "generate_assignment", assignment, "--force")
+    return course
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_generated_from_solutions(course, assignment):
+    committed = ROOT / "assignments" / assignment / f"{assignment}.ipynb"
+    generated = course / "assignments" / assignment / f"{assignment}.ipynb"
+    assert committed.exists(), f"run `nbgrader generate_assignment {assignment}`"
+    assert cells_of(nbformat.read(committed, 4)) == cells_of(nbformat.read(generated, 4)), (
+        f"assignments/{assignment} is stale: run `nbgrader generate_assignment {assignment} "
+        f"--force` at the repository root and commit the result")
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_scores(course, assignment):
+    from nbgrader.api import Gradebook
+
+    notebook = source_notebook(assignment)
+    release = nbformat.read(course / "assignments" / assignment / f"{assignment}.ipynb", 4)
+    students = {"solution": submission(release, notebook), "blank": release}
+    for name, cell, code in load_mutants(assignment):
+        students[f"mutant_{name}"] = submission(release, notebook, replace=(cell, code))
+    for student, nb in students.items():
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{assignment}.ipynb")
+    nbgrader(course, "autograde", assignment, "--force")
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        scores = {student: gradebook.find_submission(assignment, student).score
+                  for student in students}
+        max_score = gradebook.find_assignment(assignment).max_score
+    assert max_score == 100
+    assert scores.pop("solution") == 100
+    assert scores.pop("blank") == 0
+    assert all(score < 100 for score in scores.values()), scores
