@@ -61,7 +61,8 @@ def numerical_gradient_array(f, x, dout, h=1e-6):
     def weighted_sum():
         outs = f()
         outs = outs if isinstance(outs, (tuple, list)) else (outs,)
-        return sum(np.sum(np.asarray(o, dtype=np.float64) * d) for o, d in zip(outs, douts))
+        pairs = zip(outs, douts, strict=True)
+        return sum(np.sum(np.asarray(o, dtype=np.float64) * d) for o, d in pairs)
 
     return numerical_gradient(weighted_sum, x, h)
 
@@ -128,7 +129,7 @@ def check_op(forward, backward, inputs, params=None, wrt=None, seed=0, h=1e-6, t
             f"{expected}")
 
     errors = {}
-    for i, grad in zip(wrt, grads):
+    for i, grad in zip(wrt, grads, strict=True):
         name = names[i]
         if grad is None or np.shape(grad) != np.shape(inputs[i]):
             got = None if grad is None else np.shape(grad)

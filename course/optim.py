@@ -168,7 +168,7 @@ class Adam(Optimizer):
 
 
 class StepLR:
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs; call ``step()`` per epoch."""
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (``step()`` per epoch)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma

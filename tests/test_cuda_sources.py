@@ -1,4 +1,4 @@
-"""Every CUDA source in course/kernels/gpu compiles with nvcc, for float and double (no GPU needed)."""
+"""Every CUDA source in course/kernels/gpu compiles with nvcc, for float and double."""
 
 import importlib
 import pkgutil

@@ -1,4 +1,4 @@
-"""Modules in the Torch7 style: ``forward``, ``backward``, parameters, train/eval, state (lecture 2).
+"""Modules in the Torch7 style: forward, backward, parameters, train/eval, state (lecture 2).
 
 A module keeps the cache of its last forward pass, so ``model.backward(dout)`` after
 ``model.forward(x)`` fills ``p.grad`` for every parameter and returns the gradient of the input.
@@ -114,7 +114,7 @@ class Module:
             p.grad = None
 
     def _arrays(self, prefix=""):
-        """Yield ``(dotted name, holder, key)``: ``holder[key]`` is a parameter's data or a buffer."""
+        """Yield ``(name, holder, key)``; ``holder[key]`` is a parameter's data or a buffer."""
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield prefix + name, vars(value), "data"

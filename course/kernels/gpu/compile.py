@@ -21,7 +21,7 @@ def with_real_type(source, dtype):
     return f"typedef {CTYPES[np.dtype(dtype)]} real;\n{source}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _module(source, dtype_name):
     cupy = require_cupy()
     return cupy.RawModule(code=with_real_type(source, dtype_name), options=("-std=c++14",))

@@ -1,0 +1,175 @@
+"""The training loop (lecture 2): progress bar, history, validation, checkpoints and resume.
+
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), checkpoint_dir="runs/mlp")
+    history = trainer.fit(train_loader, val_loader, epochs=20)
+    test_loss, test_acc = trainer.evaluate(test_loader)
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from course import ops
+from course.backend import get_array_module, to_device, to_host
+
+HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
+def accuracy(scores, y):
+    """Fraction of rows of ``scores`` (N, C) whose largest entry is at the label ``y`` (N,)."""
+    xp = get_array_module(scores)
+    return float((xp.argmax(scores, axis=1) == y).mean())
+
+
+def predict(model, X, batch_size=256, device="cpu"):
+    """Scores (N, C) of ``model`` in evaluation mode, computed in batches, as a numpy array."""
+    was_training = model.training
+    model.eval()
+    scores = [to_host(model(to_device(X[i:i + batch_size], device)))
+              for i in range(0, len(X), batch_size)]
+    model.train(was_training)
+    return np.concatenate(scores)
+
+
+class Trainer:
+    """Trains a module with an optimiser on a loss ``loss_fn(scores, y) -> (loss, dscores)``.
+
+    Args:
+        model: an ``nn.Module``; moved to ``device``.
+        optimizer: an ``optim.Optimizer`` over ``model.parameters()``.
+        loss_fn: defaults to the softmax cross-entropy.
+        scheduler: an optional learning-rate schedule, stepped once per epoch.
+        device: "cpu" or "cuda"; every batch is moved there.
+        checkpoint_dir: if set, ``last.npz`` is written after each epoch and ``best.npz``
+            whenever the validation accuracy (or, without validation, the training loss) improves.
+        progress: show a tqdm progress bar (notebook-aware).
+    """
+
+    def __init__(self, model, optimizer, loss_fn=ops.softmax_loss, scheduler=None, device="cpu",
+                 checkpoint_dir=None, progress=True):
+        self.model = model.to(device)
+        self.optimizer, self.loss_fn, self.scheduler = optimizer, loss_fn, scheduler
+        self.device, self.progress = device, progress
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.history = {key: [] for key in HISTORY_KEYS}
+        self.epoch = 0
+        self.best = None
+
+    def train_step(self, xb, yb):
+        """One update on one batch; returns (loss, accuracy)."""
+        xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+        scores = self.model(xb)
+        loss, dscores = self.loss_fn(scores, yb)
+        self.optimizer.zero_grad()
+        self.model.backward(dscores)
+        self.optimizer.step()
+        return float(loss), self._accuracy(scores, yb)
+
+    def evaluate(self, loader):
+        """Mean loss and accuracy over ``loader`` in evaluation mode."""
+        self.model.eval()
+        losses, accs, counts = [], [], []
+        for xb, yb in loader:
+            xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+            scores = self.model(xb)
+            losses.append(float(self.loss_fn(scores, yb)[0]))
+            accs.append(self._accuracy(scores, yb))
+            counts.append(len(xb))
+        self.model.train()
+        return float(np.average(losses, weights=counts)), float(np.average(accs, weights=counts))
+
+    def fit(self, train_loader, val_loader=None, epochs=10, resume=False):
+        """Train until ``epochs`` epochs are done in total; returns the history dict.
+
+        With ``resume=True`` and a ``last.npz`` in ``checkpoint_dir``, training continues from
+        the saved epoch with the saved parameters, optimiser state and history.
+        """
+        if resume:
+            self.load_checkpoint(self._path("last"))
+        self.model.train()
+        bar = tqdm(total=epochs, initial=self.epoch, desc="epochs", disable=not self.progress)
+        while self.epoch < epochs:
+            losses, accs, counts = [], [], []
+            for xb, yb in train_loader:
+                loss, acc = self.train_step(xb, yb)
+                losses.append(loss)
+                accs.append(acc)
+                counts.append(len(xb))
+            self.history["train_loss"].append(float(np.average(losses, weights=counts)))
+            self.history["train_acc"].append(float(np.average(accs, weights=counts)))
+            self.history["lr"].append(self.optimizer.lr)
+            if val_loader is not None:
+                val_loss, val_acc = self.evaluate(val_loader)
+                self.history["val_loss"].append(val_loss)
+                self.history["val_acc"].append(val_acc)
+            self.epoch += 1
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self._save_checkpoints(has_val=val_loader is not None)
+            bar.set_postfix({key: f"{values[-1]:.3f}" for key, values in self.history.items()
+                             if values and key != "lr"})
+            bar.update()
+        bar.close()
+        return self.history
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _path(self, name):
+        if self.checkpoint_dir is None:
+            raise ValueError("this Trainer has no checkpoint_dir")
+        return self.checkpoint_dir / f"{name}.npz"
+
+    def _save_checkpoints(self, has_val):
+        if self.checkpoint_dir is None:
+            return
+        score = self.history["val_acc"][-1] if has_val else -self.history["train_loss"][-1]
+        self.save_checkpoint(self._path("last"))
+        if self.best is None or score > self.best:
+            self.best = score
+            self.save_checkpoint(self._path("best"))
+
+    def save_checkpoint(self, path):
+        """Write parameters, buffers, optimiser state, epoch and history to one ``.npz`` file."""
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        optimizer_state = self.optimizer.state_dict()
+        numbers = {}
+        for i, slots in optimizer_state["state"].items():
+            for key, value in slots.items():
+                if hasattr(value, "shape"):
+                    arrays[f"optim/{i}/{key}"] = to_host(value)
+                else:
+                    numbers[f"{i}/{key}"] = value
+        meta = {"epoch": self.epoch, "best": self.best, "history": self.history,
+                "lr": optimizer_state["lr"], "steps": optimizer_state["steps"],
+                "optim_numbers": numbers}
+        arrays["meta"] = np.array(json.dumps(meta))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **arrays)
+
+    def load_checkpoint(self, path):
+        """Restore everything ``save_checkpoint`` wrote (no pickles are read)."""
+        with np.load(path, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            self.model.load_state_dict({k[len("model/"):]: saved[k] for k in saved.files
+                                        if k.startswith("model/")})
+            state = {}
+            for key in saved.files:
+                if key.startswith("optim/"):
+                    _, i, slot = key.split("/", 2)
+                    state.setdefault(i, {})[slot] = saved[key]
+        for key, value in meta["optim_numbers"].items():
+            i, slot = key.split("/", 1)
+            state.setdefault(i, {})[slot] = value
+        self.optimizer.load_state_dict({"lr": meta["lr"], "steps": meta["steps"],
+                                        "state": state})
+        self.epoch, self.best, self.history = meta["epoch"], meta["best"], meta["history"]
+        if self.scheduler is not None:
+            self.scheduler.epoch = self.epoch
+        self.model.to(self.device)
+
+    def _accuracy(self, scores, y):
+        if scores.ndim == 2 and y.ndim == 1:
+            return accuracy(scores, y)
+        return float("nan")
