@@ -46,3 +46,17 @@ def random_crop(images, padding, rng):
     index = np.arange(n)[:, None, None, None]
     channel = np.arange(images.shape[1])[None, :, None, None]
     return padded[index, channel, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def crop_and_flip(padding=4):
+    """A loader transform ``transform(xb, rng)``: a random crop with ``padding``, then a flip.
+
+    >>> loader = DataLoader(X, y, batch_size=64, shuffle=True, seed=0,
+    ...                     transform=crop_and_flip(4))
+    """
+    check_nonnegative_int("padding", padding)
+
+    def transform(images, rng):
+        return random_flip(random_crop(images, padding, rng), rng)
+
+    return transform
