@@ -5,8 +5,11 @@ Run from the repository root::
     PYTHONPATH=$PWD python benchmarks/train_shapes.py [--model resnet] [--epochs 6]
         [--threads 2] [--n-train 8000]
 
-The lecture's claim is that a small ResNet reaches at least 95% test accuracy on this set in a
-few minutes on 2 CPU cores.
+Measured (2-vCPU machine shared with other jobs, ``--threads 1``): test accuracy 0.991 after 6
+epochs on 8000 images (val 0.725, 0.856, 0.938, 0.978, 0.980, 0.987), 529 s of CPU time; an
+epoch took 18-28 s of CPU when the machine was quiet. The same run with 2 threads gives the
+same numbers (the run is deterministic) but, on a busy machine, Numba's and OpenBLAS's threads
+wait for each other and a step can take 30x longer: use ``--threads 1`` there.
 """
 
 import argparse
