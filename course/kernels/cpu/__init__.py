@@ -8,3 +8,10 @@ that the matrix products right after it need (see PERF_NOTES.md).
 import numba
 
 numba.config.THREADING_LAYER = "workqueue"
+
+from course.kernels.cpu.dropout import dropout_backward, dropout_forward  # noqa: E402
+from course.kernels.cpu.norm import (  # noqa: E402
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_train_forward,
+)

@@ -3,3 +3,10 @@
 Each topic lives in its own file; this package re-exports them so that every kernel set
 (``reference``, ``cpu``, ``gpu``) offers the same names.
 """
+
+from course.kernels.reference.dropout import dropout_backward, dropout_forward
+from course.kernels.reference.norm import (
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_train_forward,
+)
