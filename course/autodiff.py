@@ -13,7 +13,7 @@ import math
 
 
 class Value:
-    """A scalar that records the operations applied to it."""
+    """A scalar that records the operations applied to it (lecture 2)."""
 
     def __init__(self, data, parents=(), op=""):
         self.data = float(data)
@@ -118,7 +118,7 @@ class Value:
 
 
 def as_value(x):
-    """Wrap a plain number in a Value (a Value is returned as it is)."""
+    """Wrap a plain number in a Value; a Value is returned as it is (lecture 2)."""
     return x if isinstance(x, Value) else Value(x)
 
 

@@ -13,11 +13,11 @@ from course.backend import to_host
 
 
 class GradientCheckError(AssertionError):
-    """Raised when an analytic gradient disagrees with the numerical one."""
+    """Raised when an analytic gradient disagrees with the numerical one (lecture 2)."""
 
 
 def rel_error(a, b):
-    """Largest absolute difference, relative to the larger of the two arrays' magnitudes.
+    """Largest absolute difference relative to the larger array's magnitude (lecture 2).
 
     ``max|a - b| / max(max|a|, max|b|)``: 0 for identical arrays, about 1e-8 or less for a
     correct float64 gradient against a numerical one, 1e-2 or more for a bug. Unlike an
@@ -34,7 +34,7 @@ def rel_error(a, b):
 
 
 def numerical_gradient(f, x, h=1e-6):
-    """Gradient of the scalar ``f()`` with respect to the array ``x`` by central differences.
+    """Gradient of the scalar ``f()`` with respect to the array ``x`` (lecture 2).
 
     ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a time
     and restored afterwards. Returns an array shaped like ``x``.
@@ -52,7 +52,7 @@ def numerical_gradient(f, x, h=1e-6):
 
 
 def numerical_gradient_array(f, x, dout, h=1e-6):
-    """Gradient of ``sum(f() * dout)`` with respect to ``x``: a backward pass estimated numerically.
+    """Gradient of ``sum(f() * dout)`` with respect to ``x``: a numerical backward (lecture 2).
 
     ``f`` returns an array (or a tuple of arrays, with ``dout`` a matching tuple).
     """
@@ -86,7 +86,7 @@ def _as_float64(value):
 
 def check_op(forward, backward, inputs, params=None, wrt=None, seed=0, h=1e-6, tol=1e-6,
              verbose=False):
-    """Check every gradient that ``backward`` returns against numerical gradients.
+    """Check every gradient that ``backward`` returns against numerical gradients (lecture 2).
 
     Args:
         forward: ``forward(*inputs, **params) -> (out, cache)``; ``out`` may be a tuple.
@@ -147,7 +147,7 @@ def check_op(forward, backward, inputs, params=None, wrt=None, seed=0, h=1e-6, t
 
 
 def check_loss(loss_fn, scores, *args, h=1e-6, tol=1e-6, verbose=False):
-    """Check ``loss_fn(scores, *args) -> (loss, dscores)`` against a numerical gradient.
+    """Check ``loss_fn(scores, *args) -> (loss, dscores)`` against a numerical gradient (lecture 2).
 
     Returns the relative error of ``dscores``; raises GradientCheckError when it exceeds ``tol``.
     """

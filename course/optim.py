@@ -33,7 +33,7 @@ def clip_grad_norm(parameters, max_norm):
 
 
 class Optimizer:
-    """Base class: holds the parameters, the learning rate and each parameter's state.
+    """Base class: holds the parameters, the learning rate and each parameter's state (lecture 2).
 
     Args:
         parameters: iterable of ``nn.Parameter``.
@@ -93,7 +93,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum, as in PyTorch:
+    """Stochastic gradient descent with optional (Nesterov) momentum, as in PyTorch (lecture 2):
     ``v = momentum * v + g``; the step is ``lr * v`` (Nesterov: ``lr * (g + momentum * v)``)."""
 
     def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
@@ -148,7 +148,7 @@ class Adagrad(Optimizer):
 
 
 class Adam(Optimizer):
-    """Momentum and RMSProp with bias correction (Kingma and Ba, 2015), as PyTorch computes it."""
+    """Momentum and RMSProp with bias correction (Kingma and Ba, 2015; lecture 2), as in PyTorch."""
 
     def __init__(self, parameters, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  clip_norm=None):

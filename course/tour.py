@@ -43,7 +43,7 @@ def train_classifier(name, model, data, optimizer, epochs, out, device="cpu", ba
 
 def tour_mlp(out, device="cpu"):
     """An MLP on the 8x8 digits (lectures 1-2)."""
-    model = mlp(64, (256,), 10, rng=0)
+    model = mlp(64, (256, 128), 10, rng=0)
     optimizer = optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
     epochs = 40
     return train_classifier("mlp", model, load_digits(), optimizer, epochs, out, device,

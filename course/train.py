@@ -18,13 +18,13 @@ HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
 
 def accuracy(scores, y):
-    """Fraction of rows of ``scores`` (N, C) whose largest entry is at the label ``y`` (N,)."""
+    """Fraction of rows of ``scores`` (N, C) whose argmax is the label ``y`` (N,) (lecture 2)."""
     xp = get_array_module(scores)
     return float((xp.argmax(scores, axis=1) == y).mean())
 
 
 def predict(model, X, batch_size=256, device="cpu"):
-    """Scores (N, C) of ``model`` in evaluation mode, computed in batches, as a numpy array."""
+    """Scores (N, C) of ``model`` in evaluation mode, in batches, as numpy (lecture 2)."""
     was_training = model.training
     model.eval()
     scores = [to_host(model(to_device(X[i:i + batch_size], device)))
@@ -34,7 +34,7 @@ def predict(model, X, batch_size=256, device="cpu"):
 
 
 class Trainer:
-    """Trains a module with an optimiser on a loss ``loss_fn(scores, y) -> (loss, dscores)``.
+    """Trains a module with an optimiser on ``loss_fn(scores, y) -> (loss, dscores)`` (lecture 2).
 
     Args:
         model: an ``nn.Module``; moved to ``device``.

@@ -11,14 +11,14 @@ N_VAL, N_TEST = 180, 360
 
 
 def resize_images(images, size):
-    """Resize (N, H, W) images to (N, size, size) by bilinear interpolation."""
+    """Resize (N, H, W) images to (N, size, size) by bilinear interpolation (lecture 1)."""
     n, h, w = images.shape
     zoomed = ndimage.zoom(images, (1, size / h, size / w), order=1)
     return zoomed[:, :size, :size]
 
 
 def load_digits(size=8, dtype=np.float32):
-    """Digits as (N, 1, size, size) images in [0, 1] and int64 labels, in fixed splits.
+    """Digits as (N, 1, size, size) images in [0, 1] and int64 labels, in fixed splits (lecture 1).
 
     Args:
         size: 8 (the original resolution), or e.g. 28 or 32 to upsample for conv nets.

@@ -4,7 +4,7 @@ import numpy as np
 
 
 class DataLoader:
-    """Iterate over ``(X[batch], y[batch])`` pairs.
+    """Iterate over ``(X[batch], y[batch])`` pairs (lecture 2).
 
     Args:
         X: (N, ...) inputs. y: (N, ...) targets (or None to yield inputs alone).

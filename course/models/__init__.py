@@ -1,3 +1,4 @@
 """Ready-made networks built from ``course.nn``."""
 
+from course.models.lenet5 import lenet5
 from course.models.mlp import mlp

@@ -10,7 +10,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
 
 def mlp(in_features=64, hidden=(128,), num_classes=10, activation="relu", rng=0,
         dtype=np.float32):
-    """Flatten -> [Linear -> activation] for each hidden width -> Linear to class scores.
+    """Flatten -> [Linear -> activation] per hidden width -> Linear to scores (lecture 1).
 
     Args:
         in_features: values per example after flattening (64 for the 8x8 digits).

@@ -8,24 +8,24 @@ import numpy as np
 
 
 def make_rng(rng=None):
-    """A ``numpy.random.Generator`` from None (fresh entropy), an int seed, or a Generator."""
+    """A ``numpy.random.Generator`` from None, an int seed, or a Generator (lecture 1)."""
     return np.random.default_rng(rng)
 
 
 def he_normal(shape, fan_in, rng=None, dtype=np.float32):
-    """Normal weights with std ``sqrt(2 / fan_in)``, for ReLU networks (He et al., 2015)."""
+    """Normal weights, std ``sqrt(2 / fan_in)``, for ReLU (He et al., 2015; lecture 1)."""
     std = np.sqrt(2.0 / fan_in)
     return (make_rng(rng).standard_normal(shape) * std).astype(dtype)
 
 
 def xavier_normal(shape, fan_in, fan_out, rng=None, dtype=np.float32):
-    """Normal weights with std ``sqrt(2 / (fan_in + fan_out))``, for tanh/sigmoid (Glorot, 2010)."""
+    """Normal weights, std ``sqrt(2 / (fan_in + fan_out))``, for tanh/sigmoid (lecture 1)."""
     std = np.sqrt(2.0 / (fan_in + fan_out))
     return (make_rng(rng).standard_normal(shape) * std).astype(dtype)
 
 
 def init_weight(shape, fan_in, fan_out, init="he", rng=None, dtype=np.float32):
-    """Weights by name: ``"he"`` or ``"xavier"``."""
+    """Weights by name: ``"he"`` or ``"xavier"`` (lecture 1)."""
     if init == "he":
         return he_normal(shape, fan_in, rng, dtype)
     if init == "xavier":

@@ -11,7 +11,7 @@ from course.nn.module import Module, Parameter
 
 
 class OpModule(Module):
-    """A module without parameters that wraps one op pair; ``params`` go to the forward op."""
+    """A parameter-free module wrapping one op pair; ``params`` go to the forward (lecture 1)."""
 
     forward_op = None
     backward_op = None
@@ -35,21 +35,29 @@ class OpModule(Module):
 
 
 class ReLU(OpModule):
+    """``max(0, x)`` as a module (lecture 1)."""
+
     forward_op = staticmethod(ops.relu_forward)
     backward_op = staticmethod(ops.relu_backward)
 
 
 class Sigmoid(OpModule):
+    """``1 / (1 + exp(-x))`` as a module (lecture 1)."""
+
     forward_op = staticmethod(ops.sigmoid_forward)
     backward_op = staticmethod(ops.sigmoid_backward)
 
 
 class Tanh(OpModule):
+    """Hyperbolic tangent as a module (lecture 1)."""
+
     forward_op = staticmethod(ops.tanh_forward)
     backward_op = staticmethod(ops.tanh_backward)
 
 
 class LeakyReLU(OpModule):
+    """``x`` where positive, ``alpha * x`` elsewhere, as a module (lecture 1)."""
+
     forward_op = staticmethod(ops.leaky_relu_forward)
     backward_op = staticmethod(ops.leaky_relu_backward)
 
@@ -58,6 +66,8 @@ class LeakyReLU(OpModule):
 
 
 class ELU(OpModule):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere, as a module (lecture 1)."""
+
     forward_op = staticmethod(ops.elu_forward)
     backward_op = staticmethod(ops.elu_backward)
 
@@ -66,7 +76,7 @@ class ELU(OpModule):
 
 
 class Linear(Module):
-    """``out = x @ weight + bias``; x (N, in_features) or (N, ...) flattened, out (N, out_features).
+    """``out = x @ weight + bias`` (lecture 1); x (N, in_features) or (N, ...), out (N, M).
 
     Args:
         in_features, out_features: sizes D and M; ``weight`` is (D, M), ``bias`` (M,).
@@ -97,7 +107,7 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k)."""
+    """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k) (lecture 1)."""
 
     def forward(self, x):
         self.input_shape = x.shape

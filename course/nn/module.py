@@ -10,7 +10,7 @@ from course.backend import device_of, to_device, to_host
 
 
 class Parameter:
-    """A trainable array and its gradient.
+    """A trainable array and its gradient (lecture 1).
 
     Attributes:
         data: the values, a numpy or CuPy array.
@@ -30,7 +30,7 @@ class Parameter:
 
 
 class Module:
-    """Base class: subclasses set parameters, buffers and child modules as attributes.
+    """Base class: subclasses set parameters, buffers and child modules as attributes (lecture 1).
 
     - ``Parameter`` attributes are trained by the optimisers;
     - buffers (``register_buffer``) are state that is saved but not trained, such as running means;
@@ -165,7 +165,7 @@ class Module:
 
 
 class Sequential(Module):
-    """Chain of modules: forward runs them in order, backward in reverse."""
+    """Chain of modules: forward runs them in order, backward in reverse (lecture 1)."""
 
     def __init__(self, *layers):
         super().__init__()

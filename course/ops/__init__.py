@@ -26,7 +26,21 @@ from course.ops.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course.ops.conv import (
+    conv2d_backward,
+    conv2d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+)
 from course.ops.dropout import dropout_backward, dropout_forward
 from course.ops.layernorm import layernorm_backward, layernorm_forward
 from course.ops.linear import linear_backward, linear_forward
 from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss
+from course.ops.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    global_avg_pool2d_backward,
+    global_avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)

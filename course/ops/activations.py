@@ -10,20 +10,20 @@ from course.ops.checks import check_float_array, check_number, check_shape
 
 
 def relu_forward(x):
-    """``max(0, x)``."""
+    """``max(0, x)`` (lecture 1)."""
     check_float_array("x", x)
     return x * (x > 0), x
 
 
 def relu_backward(dout, cache):
-    """Gradient passes where x > 0 (the derivative at 0 is taken as 0)."""
+    """Gradient passes where x > 0 (the derivative at 0 is taken as 0) (lecture 1)."""
     x = cache
     check_shape("dout", dout, x.shape)
     return dout * (x > 0)
 
 
 def sigmoid_forward(x):
-    """``1 / (1 + exp(-x))``, computed without overflow for large negative x."""
+    """``1 / (1 + exp(-x))``, computed without overflow for large negative x (lecture 1)."""
     check_float_array("x", x)
     xp = get_array_module(x)
     z = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
@@ -32,28 +32,28 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """``sigma'(x) = sigma(x) (1 - sigma(x))``."""
+    """``sigma'(x) = sigma(x) (1 - sigma(x))`` (lecture 1)."""
     out = cache
     check_shape("dout", dout, out.shape)
     return dout * out * (1 - out)
 
 
 def tanh_forward(x):
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent (lecture 1)."""
     check_float_array("x", x)
     out = get_array_module(x).tanh(x)
     return out, out
 
 
 def tanh_backward(dout, cache):
-    """``tanh'(x) = 1 - tanh(x)^2``."""
+    """``tanh'(x) = 1 - tanh(x)^2`` (lecture 1)."""
     out = cache
     check_shape("dout", dout, out.shape)
     return dout * (1 - out * out)
 
 
 def leaky_relu_forward(x, alpha=0.01):
-    """``x`` where positive, ``alpha * x`` elsewhere."""
+    """``x`` where positive, ``alpha * x`` elsewhere (lecture 1)."""
     check_float_array("x", x)
     check_number("alpha", alpha, low=0)
     xp = get_array_module(x)
@@ -62,7 +62,7 @@ def leaky_relu_forward(x, alpha=0.01):
 
 
 def leaky_relu_backward(dout, cache):
-    """Slope 1 where x > 0, ``alpha`` elsewhere."""
+    """Slope 1 where x > 0, ``alpha`` elsewhere (lecture 1)."""
     x, alpha = cache
     check_shape("dout", dout, x.shape)
     xp = get_array_module(x)
@@ -70,7 +70,7 @@ def leaky_relu_backward(dout, cache):
 
 
 def elu_forward(x, alpha=1.0):
-    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (lecture 1)."""
     check_float_array("x", x)
     check_number("alpha", alpha, low=0)
     xp = get_array_module(x)
@@ -80,7 +80,7 @@ def elu_forward(x, alpha=1.0):
 
 
 def elu_backward(dout, cache):
-    """Slope 1 where x > 0, ``out + alpha`` (= alpha * exp(x)) elsewhere."""
+    """Slope 1 where x > 0, ``out + alpha`` (= alpha * exp(x)) elsewhere (lecture 1)."""
     x, out, alpha = cache
     check_shape("dout", dout, x.shape)
     xp = get_array_module(x)

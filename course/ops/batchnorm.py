@@ -92,8 +92,7 @@ def _forward(x3, gamma, beta, state, train, momentum, eps):
     if train and m < 2:
         raise ValueError(
             f"batch norm in training mode needs more than 1 value per feature to estimate a "
-            f"variance, got input of shape {tuple(x3.shape)}; use a batch of 2 or more, or "
-            f"eval mode")
+            f"variance, got {m}; use a batch of 2 or more, or eval mode")
 
     xp = get_array_module(x3)
     gamma, beta = xp.ascontiguousarray(gamma), xp.ascontiguousarray(beta)

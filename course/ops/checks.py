@@ -89,3 +89,17 @@ def check_number(name, value, low=None, high=None, high_inclusive=True):
     if high is not None and (value > high or (value == high and not high_inclusive)):
         bound = f"at most {high}" if high_inclusive else f"below {high}"
         raise ValueError(f"{name} must be {bound}, got {value}")
+
+
+def check_int_pair(name, value, low):
+    """An int or a pair of ints, each at least ``low``, as a tuple ``(a, b)``.
+
+    Window sizes, strides and paddings of 2-D layers take ``3`` to mean ``(3, 3)``.
+    """
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                             for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < low:
+        raise ValueError(f"{name} must be at least {low}, got {value!r}")
+    return int(pair[0]), int(pair[1])

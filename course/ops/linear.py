@@ -4,7 +4,7 @@ from course.ops.checks import check_float_array, check_same_device, check_same_d
 
 
 def linear_forward(x, w, b):
-    """Affine map of each example.
+    """Affine map of each example (lecture 1).
 
     Args:
         x: (N, d_1, ..., d_k) inputs; each example is flattened to D = d_1 * ... * d_k values.
@@ -31,7 +31,7 @@ def linear_forward(x, w, b):
 
 
 def linear_backward(dout, cache):
-    """Gradients of the affine map.
+    """Gradients of the affine map (lecture 2).
 
     Args:
         dout: (N, M) upstream gradient.

@@ -9,7 +9,7 @@ from course.ops.checks import check_float_array, check_labels, check_same_device
 
 
 def softmax(scores, axis=-1):
-    """Softmax along ``axis``, shifted by the maximum so that ``exp`` never overflows."""
+    """Softmax along ``axis``, shifted by the maximum so ``exp`` never overflows (lecture 1)."""
     xp = get_array_module(scores)
     shifted = scores - scores.max(axis=axis, keepdims=True)
     exp = xp.exp(shifted)
@@ -17,7 +17,7 @@ def softmax(scores, axis=-1):
 
 
 def softmax_loss(scores, y):
-    """Cross-entropy of the softmax of the scores.
+    """Cross-entropy of the softmax of the scores (lecture 2).
 
     Args:
         scores: (N, C) class scores. y: (N,) integer labels in [0, C).
@@ -41,7 +41,7 @@ def softmax_loss(scores, y):
 
 
 def svm_loss(scores, y, margin=1.0):
-    """Multiclass hinge loss: ``sum over j != y of max(0, s_j - s_y + margin)``.
+    """Multiclass hinge loss: ``sum over j != y of max(0, s_j - s_y + margin)`` (lecture 2).
 
     Args:
         scores: (N, C) class scores. y: (N,) integer labels in [0, C).
@@ -66,7 +66,7 @@ def svm_loss(scores, y, margin=1.0):
 
 
 def mse_loss(pred, target):
-    """Squared error summed over each example's values, averaged over the batch.
+    """Squared error summed over each example's values, averaged over the batch (lecture 2).
 
     Args:
         pred: (N, ...) predictions. target: the same shape.

@@ -9,9 +9,20 @@ import numba
 
 numba.config.THREADING_LAYER = "workqueue"
 
+from course.kernels.cpu.conv import (  # noqa: E402  (after the threading layer is chosen)
+    conv2d_backward_data,
+    conv2d_backward_weight,
+    conv2d_forward,
+)
 from course.kernels.cpu.dropout import dropout_backward, dropout_forward  # noqa: E402
 from course.kernels.cpu.norm import (  # noqa: E402
     batchnorm_backward,
     batchnorm_eval_forward,
     batchnorm_train_forward,
+)
+from course.kernels.cpu.pool import (  # noqa: E402
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
 )

@@ -4,9 +4,20 @@ Each topic lives in its own file; this package re-exports them so that every ker
 (``reference``, ``cpu``, ``gpu``) offers the same names.
 """
 
+from course.kernels.reference.conv import (
+    conv2d_backward_data,
+    conv2d_backward_weight,
+    conv2d_forward,
+)
 from course.kernels.reference.dropout import dropout_backward, dropout_forward
 from course.kernels.reference.norm import (
     batchnorm_backward,
     batchnorm_eval_forward,
     batchnorm_train_forward,
+)
+from course.kernels.reference.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
 )

@@ -1,0 +1,153 @@
+"""Convolution and transposed convolution (lecture 3).
+
+``conv2d_forward(x, w, b, stride, padding)`` slides each filter ``w[f]`` over the zero-padded
+input; ``conv_transpose2d_forward`` is its adjoint with PyTorch's semantics and weight layout
+(the backward-data pass of a convolution run forwards, used to upsample). Both accept an int or
+a pair ``(height, width)`` for ``stride`` and ``padding``, any stride and padding that gives a
+positive output size, and float32 or float64 arrays (the output has the input's dtype).
+
+The kernels come from :func:`course.backend.kernels_for`: the readable reference loops, the
+Numba im2col kernels (default on the CPU) or the CuPy kernels for CuPy arrays.
+"""
+
+from course.backend import get_array_module, kernels_for
+from course.kernels.shapes import conv_output_size, conv_transpose_output_size
+from course.ops.checks import (
+    check_float_array,
+    check_int_pair,
+    check_same_device,
+    check_same_dtype,
+    check_shape,
+)
+
+
+def _check_conv_inputs(x, w, b, stride, padding):
+    """Validate x (N, C, H, W), w (4-D) and b (1-D); return the stride and padding pairs."""
+    check_float_array("x", x, ndim=4)
+    check_float_array("w", w, ndim=4)
+    check_float_array("b", b, ndim=1)
+    check_same_dtype(x=x, w=w, b=b)
+    check_same_device(x=x, w=w, b=b)
+    stride = check_int_pair("stride", stride, 1)
+    padding = check_int_pair("padding", padding, 0)
+    if w.shape[0] == 0 or min(w.shape[2:]) < 1:
+        raise ValueError(f"w must have at least one filter and a kernel of at least 1x1, "
+                         f"got shape {tuple(w.shape)}")
+    return stride, padding
+
+
+def _conv_output_size(x, w, stride, padding):
+    """(Ho, Wo) of a convolution of x with w."""
+    return tuple(conv_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a])
+                 for a in (0, 1))
+
+
+def _check_output_size(name, output_size, x, w, stride, padding):
+    if min(output_size) < 1:
+        raise ValueError(
+            f"{name}: input {tuple(x.shape)} with kernel {tuple(w.shape[2:])}, stride {stride} "
+            f"and padding {padding} gives output size {tuple(output_size)}; "
+            f"every output size must be at least 1")
+
+
+def _check_dout(dout, out_shape, like):
+    check_float_array("dout", dout, ndim=4)
+    check_same_dtype(dout=dout, x=like)
+    check_same_device(dout=dout, x=like)
+    check_shape("dout", dout, out_shape)
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0):
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    Args:
+        x: (N, C, H, W) inputs.
+        w: (F, C, KH, KW) filters.
+        b: (F,) biases.
+        stride: int or (SH, SW); padding: int or (PH, PW) zeros added on each side.
+
+    Returns:
+        out: (N, F, Ho, Wo) with ``Ho = (H + 2 * PH - KH) // SH + 1`` (likewise Wo),
+        and a cache for :func:`conv2d_backward`.
+    """
+    stride, padding = _check_conv_inputs(x, w, b, stride, padding)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w must have {x.shape[1]} input channels to match x {tuple(x.shape)}, "
+                         f"got w of shape {tuple(w.shape)}")
+    check_shape("b", b, (w.shape[0],))
+    output_size = _conv_output_size(x, w, stride, padding)
+    _check_output_size("conv2d", output_size, x, w, stride, padding)
+    out = kernels_for(x).conv2d_forward(x, w, b, stride, padding)
+    return out, (x, w, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of :func:`conv2d_forward`.
+
+    Args:
+        dout: (N, F, Ho, Wo) upstream gradient.
+        cache: from :func:`conv2d_forward`.
+
+    Returns:
+        dx (N, C, H, W), dw (F, C, KH, KW), db (F,).
+    """
+    x, w, stride, padding = cache
+    _check_dout(dout, (x.shape[0], w.shape[0]) + _conv_output_size(x, w, stride, padding), x)
+    kernels = kernels_for(x)
+    dx = kernels.conv2d_backward_data(dout, w, x.shape[2:], stride, padding)
+    dw = kernels.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
+    """2-D transposed convolution ("deconvolution"), as ``torch.nn.functional.conv_transpose2d``.
+
+    Each input pixel scatters ``x[n, c, i, j] * w[c]`` onto a KH x KW patch of the output at
+    ``(i * SH - PH, j * SW - PW)``: exactly the data gradient of a convolution with the same
+    weights, stride and padding, which is how it is computed.
+
+    Args:
+        x: (N, C_in, H, W) inputs.
+        w: (C_in, C_out, KH, KW) weights (PyTorch's layout).
+        b: (C_out,) biases.
+        stride: int or (SH, SW); padding: int or (PH, PW), removed from each side of the output.
+
+    Returns:
+        out: (N, C_out, Ho, Wo) with ``Ho = (H - 1) * SH - 2 * PH + KH`` (likewise Wo),
+        and a cache for :func:`conv_transpose2d_backward`.
+    """
+    stride, padding = _check_conv_inputs(x, w, b, stride, padding)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w must have {x.shape[1]} input channels (its first axis) to match x "
+                         f"{tuple(x.shape)}, got w of shape {tuple(w.shape)}")
+    check_shape("b", b, (w.shape[1],))
+    output_size = tuple(
+        conv_transpose_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a])
+        for a in (0, 1))
+    _check_output_size("conv_transpose2d", output_size, x, w, stride, padding)
+    out = kernels_for(x).conv2d_backward_data(x, w, output_size, stride, padding)
+    out += b.reshape(1, -1, 1, 1)
+    return out, (x, w, stride, padding, output_size)
+
+
+def conv_transpose2d_backward(dout, cache):
+    """Gradients of :func:`conv_transpose2d_forward`.
+
+    The transposed convolution's input gradient is an ordinary convolution of ``dout`` with
+    the same weights, and its weight gradient is the convolution's weight gradient with the
+    roles of input and upstream gradient swapped.
+
+    Args:
+        dout: (N, C_out, Ho, Wo) upstream gradient.
+        cache: from :func:`conv_transpose2d_forward`.
+
+    Returns:
+        dx (N, C_in, H, W), dw (C_in, C_out, KH, KW), db (C_out,).
+    """
+    x, w, stride, padding, output_size = cache
+    _check_dout(dout, (x.shape[0], w.shape[1]) + tuple(output_size), x)
+    kernels = kernels_for(x)
+    zero_bias = get_array_module(x).zeros(w.shape[0], dtype=x.dtype)
+    dx = kernels.conv2d_forward(dout, w, zero_bias, stride, padding)
+    dw = kernels.conv2d_backward_weight(x, dout, w.shape[2:], stride, padding)
+    return dx, dw, dout.sum(axis=(0, 2, 3))

@@ -1,0 +1,316 @@
+"""Convolution and transposed convolution: gradients, kernels vs the reference, PyTorch, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course import nn, ops
+from course.backend import use
+from course.gradcheck import check_op, rel_error
+from course.kernels import cpu, reference
+from course.kernels.shapes import conv_output_size
+from course.models import lenet5
+
+pytestmark = pytest.mark.conv
+
+# (N, C, F, (H, W), (KH, KW), stride, padding): odd sizes, stride > kernel, padding, batch of 1,
+# rectangular images and kernels, padding larger than the kernel.
+CONV_CASES = [
+    (2, 3, 4, (5, 5), (3, 3), 1, 0),
+    (1, 2, 3, (7, 6), (3, 2), (2, 1), (1, 2)),
+    (2, 1, 2, (8, 7), (2, 2), 3, 1),
+    (1, 3, 2, (5, 9), (5, 3), (1, 2), (2, 0)),
+    (3, 2, 2, (4, 4), (1, 1), 2, 3),
+]
+CASE_IDS = ["square", "rect-stride-pad", "stride>kernel", "rect-kernel", "pad>kernel"]
+
+
+def conv_inputs(rng, n, c, f, size, kernel, dtype=np.float64, transpose=False):
+    x = rng.standard_normal((n, c) + size).astype(dtype)
+    shape = (c, f) + kernel if transpose else (f, c) + kernel
+    w = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    return x, w, b
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CASE_IDS)
+def test_conv2d_gradients(rng, case):
+    n, c, f, size, kernel, stride, padding = case
+    x, w, b = conv_inputs(rng, n, c, f, size, kernel)
+    check_op(ops.conv2d_forward, ops.conv2d_backward, [x, w, b],
+             params={"stride": stride, "padding": padding})
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CASE_IDS)
+def test_conv_transpose2d_gradients(rng, case):
+    n, c, f, size, kernel, stride, padding = case
+    x, w, b = conv_inputs(rng, n, c, f, (3, 4), kernel, transpose=True)
+    padding = tuple(min(p, k - 1) for p, k in zip(np.broadcast_to(padding, 2), kernel,
+                                                  strict=True))
+    check_op(ops.conv_transpose2d_forward, ops.conv_transpose2d_backward, [x, w, b],
+             params={"stride": stride, "padding": padding})
+
+
+def test_reference_kernels_pass_the_gradient_check(rng):
+    x, w, b = conv_inputs(rng, 2, 2, 3, (5, 6), (3, 2))
+    with use("reference"):
+        check_op(ops.conv2d_forward, ops.conv2d_backward, [x, w, b],
+                 params={"stride": (2, 1), "padding": 1})
+        check_op(ops.conv_transpose2d_forward, ops.conv_transpose2d_backward,
+                 [x, np.ascontiguousarray(w.transpose(1, 0, 2, 3)), b],
+                 params={"stride": 2, "padding": (1, 0)})
+
+
+@st.composite
+def conv_configs(draw):
+    """A random convolution whose output is at least 1x1."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    size = tuple(draw(st.integers(max(1, kernel[a] - 2 * padding[a]), 9)) for a in (0, 1))
+    return dict(n=draw(st.integers(1, 3)), c=draw(st.integers(1, 4)), f=draw(st.integers(1, 4)),
+                size=size, kernel=kernel, stride=stride, padding=padding,
+                dtype=draw(st.sampled_from([np.float32, np.float64])),
+                seed=draw(st.integers(0, 2**31)))
+
+
+def close(a, b, dtype):
+    assert a.dtype == b.dtype == dtype
+    assert a.shape == b.shape
+    assert rel_error(a, b) < (1e-5 if dtype == np.float32 else 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_configs())
+def test_numba_conv_kernels_match_reference(cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    x, w, b = conv_inputs(rng, cfg["n"], cfg["c"], cfg["f"], cfg["size"], cfg["kernel"],
+                          cfg["dtype"])
+    stride, padding = cfg["stride"], cfg["padding"]
+    out = reference.conv2d_forward(x, w, b, stride, padding)
+    close(cpu.conv2d_forward(x, w, b, stride, padding), out, cfg["dtype"])
+    dout = rng.standard_normal(out.shape).astype(cfg["dtype"])
+    close(cpu.conv2d_backward_data(dout, w, cfg["size"], stride, padding),
+          reference.conv2d_backward_data(dout, w, cfg["size"], stride, padding), cfg["dtype"])
+    close(cpu.conv2d_backward_weight(dout, x, cfg["kernel"], stride, padding),
+          reference.conv2d_backward_weight(dout, x, cfg["kernel"], stride, padding),
+          cfg["dtype"])
+
+
+@pytest.mark.parametrize("chunk", [1, 100])
+def test_numba_conv_kernels_work_in_batch_chunks(rng, monkeypatch, chunk):
+    # The Numba kernels split large batches into chunks; force several chunks on a small one.
+    from course.kernels.cpu import conv as cpu_conv
+
+    monkeypatch.setattr(cpu_conv, "CHUNK_ELEMENTS", chunk)
+    x, w, b = conv_inputs(rng, 5, 2, 3, (6, 5), (3, 2))
+    stride, padding = (2, 1), (1, 0)
+    out = reference.conv2d_forward(x, w, b, stride, padding)
+    close(cpu.conv2d_forward(x, w, b, stride, padding), out, np.float64)
+    dout = rng.standard_normal(out.shape)
+    close(cpu.conv2d_backward_data(dout, w, (6, 5), stride, padding),
+          reference.conv2d_backward_data(dout, w, (6, 5), stride, padding), np.float64)
+    close(cpu.conv2d_backward_weight(dout, x, (3, 2), stride, padding),
+          reference.conv2d_backward_weight(dout, x, (3, 2), stride, padding), np.float64)
+
+
+def test_conv2d_output_size_formula():
+    assert conv_output_size(32, 3, 1, 1) == 32
+    assert conv_output_size(7, 3, 2, 1) == 4
+    assert conv_output_size(2, 3, 1, 0) == 0
+
+
+# -- PyTorch ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CASE_IDS)
+def test_conv2d_matches_torch(rng, case):
+    torch = pytest.importorskip("torch")
+    n, c, f, size, kernel, stride, padding = case
+    x, w, b = conv_inputs(rng, n, c, f, size, kernel)
+    out, cache = ops.conv2d_forward(x, w, b, stride, padding)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = ops.conv2d_backward(dout, cache)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding)
+    tout.backward(torch.tensor(dout))
+    for ours, theirs in [(out, tout), (dx, tx.grad), (dw, tw.grad), (db, tb.grad)]:
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CASE_IDS)
+def test_conv_transpose2d_matches_torch(rng, case):
+    torch = pytest.importorskip("torch")
+    n, c, f, size, kernel, stride, padding = case
+    x, w, b = conv_inputs(rng, n, c, f, size, kernel, np.float32, transpose=True)
+    padding = tuple(min(p, k - 1) for p, k in zip(np.broadcast_to(padding, 2), kernel,
+                                                  strict=True))
+    out, cache = ops.conv_transpose2d_forward(x, w, b, stride, padding)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dw, db = ops.conv_transpose2d_backward(dout, cache)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = torch.nn.functional.conv_transpose2d(tx, tw, tb, stride=stride, padding=padding)
+    tout.backward(torch.tensor(dout))
+    for ours, theirs in [(out, tout), (dx, tx.grad), (dw, tw.grad), (db, tb.grad)]:
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+def good_inputs(dtype=np.float32):
+    rng = np.random.default_rng(0)
+    return conv_inputs(rng, 2, 3, 4, (6, 6), (3, 3), dtype)
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (lambda x, w, b: (x[0], w, b), ValueError, "x must have 4 dimensions"),
+    (lambda x, w, b: (x, w[0], b), ValueError, "w must have 4 dimensions"),
+    (lambda x, w, b: (x, w, b[:2]), ValueError, r"b must have shape \(4,\)"),
+    (lambda x, w, b: (x, w[:, :2], b), ValueError, "w must have 3 input channels"),
+    (lambda x, w, b: (x.astype(np.float64), w, b), TypeError, "one dtype"),
+    (lambda x, w, b: (x.astype(np.int32), w, b), TypeError, "x must be float32 or float64"),
+    (lambda x, w, b: (x.tolist(), w, b), TypeError, "x must be a numpy or CuPy array"),
+    (lambda x, w, b: (x[:, :, :2, :2], w, b), ValueError, "output size"),
+    (lambda x, w, b: (x, w[:, :, :0], b), ValueError, "kernel of at least 1x1"),
+])
+def test_conv2d_rejects_bad_arrays(change, error, match):
+    with pytest.raises(error, match=match):
+        ops.conv2d_forward(*change(*good_inputs()))
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"stride": 0}, ValueError, "stride must be at least 1"),
+    ({"stride": (1, -1)}, ValueError, "stride must be at least 1"),
+    ({"padding": -1}, ValueError, "padding must be at least 0"),
+    ({"stride": 1.5}, TypeError, "stride must be an int or a pair"),
+    ({"padding": (1, 2, 3)}, TypeError, "padding must be an int or a pair"),
+    ({"stride": 7}, None, None),  # a stride larger than the input is fine: one output pixel
+])
+def test_conv2d_checks_stride_and_padding(params, error, match):
+    x, w, b = good_inputs()
+    if error is None:
+        assert ops.conv2d_forward(x, w, b, **params)[0].shape == (2, 4, 1, 1)
+    else:
+        with pytest.raises(error, match=match):
+            ops.conv2d_forward(x, w, b, **params)
+
+
+def test_conv_transpose2d_rejects_bad_arrays():
+    x, w, b = good_inputs()
+    wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3))  # (C_in=3, C_out=4, 3, 3)
+    with pytest.raises(ValueError, match="w must have 3 input channels"):
+        ops.conv_transpose2d_forward(x, w, b)
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\)"):
+        ops.conv_transpose2d_forward(x, wt, b[:3])
+    with pytest.raises(ValueError, match="output size"):
+        ops.conv_transpose2d_forward(x[:, :, :1, :1], wt, b, padding=2)
+    with pytest.raises(TypeError, match="one dtype"):
+        ops.conv_transpose2d_forward(x, wt.astype(np.float64), b)
+
+
+def test_backward_rejects_a_wrong_dout():
+    x, w, b = good_inputs()
+    out, cache = ops.conv2d_forward(x, w, b)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        ops.conv2d_backward(out[:, :, 1:], cache)
+    with pytest.raises(TypeError, match="one dtype"):
+        ops.conv2d_backward(out.astype(np.float64), cache)
+    wt = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
+    out, cache = ops.conv_transpose2d_forward(x, wt, b)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        ops.conv_transpose2d_backward(out[:1], cache)
+
+
+# -- modules -----------------------------------------------------------------------------------
+
+def test_conv_modules_fill_gradients(rng):
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    for layer, out_shape in [(nn.Conv2d(3, 5, (3, 2), stride=2, padding=1, rng=0), (2, 5, 5, 5)),
+                             (nn.ConvTranspose2d(3, 4, 4, stride=2, padding=1, rng=0),
+                              (2, 4, 18, 16))]:
+        out = layer(x)
+        assert out.shape == out_shape and out.dtype == np.float32
+        dx = layer.backward(np.ones_like(out))
+        assert dx.shape == x.shape
+        for p in layer.parameters():
+            assert p.grad is not None and p.grad.shape == p.data.shape
+            assert np.abs(p.grad).sum() > 0
+
+
+def test_conv_module_backward_before_forward_fails():
+    with pytest.raises(RuntimeError, match="before forward"):
+        nn.Conv2d(1, 1, 3).backward(np.zeros((1, 1, 1, 1), np.float32))
+
+
+def test_conv_module_weight_layout_and_init():
+    conv = nn.Conv2d(16, 32, 3, rng=0)
+    assert conv.weight.shape == (32, 16, 3, 3) and conv.bias.shape == (32,)
+    assert abs(conv.weight.data.std() - np.sqrt(2 / (16 * 9))) < 0.01
+    assert nn.ConvTranspose2d(16, 32, (3, 5)).weight.shape == (16, 32, 3, 5)
+    with pytest.raises(ValueError, match="kernel_size must be at least 1"):
+        nn.Conv2d(1, 1, 0)
+
+
+def test_receptive_field_of_lenet():
+    rows = nn.receptive_field(lenet5(input_size=32), 32)
+    assert [r["output_size"] for r in rows[:6]] == [(28, 28), (28, 28), (14, 14), (10, 10),
+                                                    (10, 10), (5, 5)]
+    assert [r["receptive_field"][0] for r in rows[:6]] == [5, 5, 6, 14, 14, 16]
+    assert [r["jump"][0] for r in rows[:6]] == [1, 1, 2, 2, 2, 4]
+    assert rows[6]["receptive_field"] == (32, 32)  # Flatten: one window over the 5x5 maps
+    assert rows[-1]["output_size"] == (1, 1)
+    # 28x28 input: the 2 pixels of padding shift the first field's centre, not its size
+    rows28 = nn.receptive_field(lenet5(input_size=28), 28)
+    assert rows28[5]["receptive_field"] == (16, 16) and rows28[5]["start"] == (5.5, 5.5)
+
+
+def test_receptive_field_of_a_strided_stack():
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1),
+                          nn.Sequential(nn.Conv2d(1, 1, (3, 1)), nn.MaxPool2d(2, stride=1)))
+    rows = nn.receptive_field(model, (16, 12))
+    assert [r["name"] for r in rows] == ["0", "1.0", "1.1"]
+    assert rows[-1]["receptive_field"] == (3 + 2 * 2 + 2, 3 + 0 + 2)
+    assert rows[-1]["jump"] == (2, 2) and rows[-1]["output_size"] == (5, 5)
+    with pytest.raises(ValueError, match="ConvTranspose2d"):
+        nn.receptive_field(nn.Sequential(nn.ConvTranspose2d(1, 1, 2)), 8)
+    with pytest.raises(ValueError, match="output size"):
+        nn.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 5)), 4)
+
+
+def test_lenet_runs_on_both_sizes():
+    for size in (28, 32):
+        model = lenet5(input_size=size)
+        x = np.random.default_rng(0).standard_normal((3, 1, size, size)).astype(np.float32)
+        scores = model(x)
+        assert scores.shape == (3, 10)
+        assert model.backward(np.ones_like(scores)).shape == x.shape
+
+
+# -- GPU ---------------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES, ids=CASE_IDS)
+def test_cupy_conv_matches_reference(rng, case, dtype):
+    import cupy
+
+    n, c, f, size, kernel, stride, padding = case
+    x, w, b = conv_inputs(rng, n, c, f, size, kernel, dtype)
+    bt = rng.standard_normal(c).astype(dtype)
+    with use("reference"):
+        out, cache = ops.conv2d_forward(x, w, b, stride, padding)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        expected = (out,) + ops.conv2d_backward(dout, cache)
+        # w (F, C, KH, KW) is also the weight of a transposed convolution from F to C channels
+        tout, tcache = ops.conv_transpose2d_forward(out, w, bt, stride)
+        tdout = rng.standard_normal(tout.shape).astype(dtype)
+        expected_t = (tout,) + ops.conv_transpose2d_backward(tdout, tcache)
+    gx, gw, gb, gbt, gdout, gtdout = (cupy.asarray(a) for a in (x, w, b, bt, dout, tdout))
+    gout, gcache = ops.conv2d_forward(gx, gw, gb, stride, padding)
+    got = (gout,) + ops.conv2d_backward(gdout, gcache)
+    gtout, gtcache = ops.conv_transpose2d_forward(gout, gw, gbt, stride)
+    got_t = (gtout,) + ops.conv_transpose2d_backward(gtdout, gtcache)
+    for ours, theirs in zip(got + got_t, expected + expected_t, strict=True):
+        assert ours.dtype == dtype
+        assert rel_error(ours, theirs) < (1e-5 if dtype == np.float32 else 1e-12)
