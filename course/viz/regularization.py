@@ -1,57 +1,19 @@
 """Figures and explorers for regularisation: lecture 5 (dropout) and lecture 6 (batch norm).
 
-Every figure function draws a new figure and returns it. An explorer is a row of controls above
-a figure that is redrawn when a control moves; it also carries the latest figure as a PNG, so a
-notebook executed without a browser (nbclient, a static viewer) still shows a picture.
+Every figure function draws a new figure and returns it. The explorers are
+:class:`course.viz.widgets.Explorer` s: controls above a figure that is redrawn when a control
+moves (and shown as a still picture where no browser runs the widget).
 """
-
-import base64
-import io
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Image, display
 from ipywidgets import widgets
 
 from course import nn, ops
+from course.viz.widgets import Explorer
 
 METRIC_NAMES = {"acc": "accuracy", "loss": "loss"}
 CHANCE_LOSS = float(np.log(10))  # softmax loss of a uniform guess over 10 classes
-
-
-class FigureExplorer(widgets.VBox):
-    """Controls above a figure returned by ``draw()``, redrawn whenever a control's value changes.
-
-    Args:
-        controls: ipywidgets value widgets (sliders, dropdowns, ...).
-        draw: a function of no arguments that reads the controls and returns a new Figure.
-    """
-
-    def __init__(self, controls, draw):
-        self.draw = draw
-        self.output = widgets.Output()
-        self.png = b""
-        super().__init__([widgets.HBox(controls), self.output])
-        for control in controls:
-            control.observe(self.update, names="value")
-        self.update()
-
-    def update(self, change=None):
-        """Redraw the figure (once at construction, then on every change)."""
-        fig = self.draw()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        self.png = buffer.getvalue()
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(Image(data=self.png))
-
-    def _repr_mimebundle_(self, **kwargs):
-        # The live widget for JupyterLab, and the latest figure for viewers without widgets.
-        bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
-        return bundle
 
 
 def plot_histories(histories, metrics=("acc", "loss"), title=None, axes=None):
@@ -131,7 +93,7 @@ def layer_activations(model, x, kind=nn.ReLU, inputs=False):
     return found
 
 
-def plot_layer_histograms(rows, bins=60, value_range=None, title=None):
+def plot_layer_histograms(rows, bins=60, value_range=None, skip_zeros=False, title=None):
     """Histograms of activations, one column per layer and one row per model.
 
     Args:
@@ -139,6 +101,8 @@ def plot_layer_histograms(rows, bins=60, value_range=None, title=None):
             number of layers. Each array is flattened.
         value_range: (low, high) shared by all panels; by default each row gets the range of
             its own values, so that every row's histograms can be compared across layers.
+        skip_zeros: leave exact zeros out of the histogram and give their share in the
+            title instead (for ReLU outputs, whose zeros would dwarf everything else).
     """
     nrows, ncols = len(rows), len(next(iter(rows.values())))
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.7 * nrows + 0.4),
@@ -148,10 +112,14 @@ def plot_layer_histograms(rows, bins=60, value_range=None, title=None):
         low_high = value_range or (min(v.min() for v in flat), max(v.max() for v in flat))
         for c, values in enumerate(flat):
             ax = axes[r, c]
+            caption = f"layer {c + 1}: std {values.std():.2g}"
+            if skip_zeros:
+                caption += f"\n{np.mean(values == 0):.0%} zero"
+                values = values[values != 0]
             ax.hist(values, bins=bins, range=low_high, color=f"C{r}")
             ax.set_yticks([])
             ax.tick_params(labelsize=6)
-            ax.set_title(f"layer {c + 1}: std {values.std():.2g}", fontsize=7)
+            ax.set_title(caption, fontsize=7)
         axes[r, 0].set_ylabel(label, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -159,21 +127,25 @@ def plot_layer_histograms(rows, bins=60, value_range=None, title=None):
     return fig
 
 
-def plot_percentiles(steps, tracks, percentiles=(15, 50, 85), title=None):
+def plot_percentiles(steps, tracks, percentiles=(15, 50, 85), sharey=False, title=None):
     """How a unit's input distribution moves during training, one panel per model.
 
     Args:
         steps: (S,) training steps at which the distribution was measured.
         tracks: ``{label: (S, P) array}``: the given percentiles of the unit's inputs at each
             step (the figure of Ioffe and Szegedy, 2015).
+        percentiles: increasing; the band between the first and the last is shaded, the
+            others are drawn as lines.
+        sharey: one vertical scale for all panels.
     """
     fig, axes = plt.subplots(1, len(tracks), figsize=(4.5 * len(tracks), 3), squeeze=False,
-                             sharey=False)
+                             sharey=sharey)
     for ax, (label, values) in zip(axes[0], tracks.items(), strict=True):
         values = np.asarray(values)
-        for j, q in enumerate(percentiles):
-            ax.plot(steps, values[:, j], color="C0", alpha=1.0 if q == 50 else 0.5,
-                    label=f"{q}th percentile")
+        ax.fill_between(steps, values[:, 0], values[:, -1], color="C0", alpha=0.25,
+                        label=f"{percentiles[0]}th to {percentiles[-1]}th percentile")
+        for j in range(1, len(percentiles) - 1):
+            ax.plot(steps, values[:, j], color="C0", label=f"{percentiles[j]}th percentile")
         ax.set_xlabel("training step")
         ax.set_title(label, fontsize=9)
         ax.legend(fontsize=7)
@@ -234,7 +206,7 @@ def dropout_explorer(activations, histories, p=0.5, seed=0):
         fig.tight_layout()
         return fig
 
-    return FigureExplorer([slider], draw)
+    return Explorer([slider], draw)
 
 
 def failed(history, chance_loss):
@@ -297,7 +269,7 @@ def lr_explorer(sweep, lr=None, chance_loss=CHANCE_LOSS):
     slider = widgets.SelectionSlider(options=[(f"{r:g}", r) for r in rates],
                                      value=rates[0] if lr is None else lr,
                                      description="learning rate")
-    return FigureExplorer([slider],
+    return Explorer([slider],
                           lambda: plot_lr_sweep(sweep, slider.value, chance_loss=chance_loss))
 
 
@@ -313,5 +285,5 @@ def histogram_explorer(rows_for, options, description, value=None, **hist_args):
     """
     slider = widgets.SelectionSlider(options=options, description=description,
                                      value=options[0] if value is None else value)
-    return FigureExplorer([slider],
+    return Explorer([slider],
                           lambda: plot_layer_histograms(rows_for(slider.value), **hist_args))
