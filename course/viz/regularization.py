@@ -116,14 +116,16 @@ def plot_layer_histograms(rows, bins=60, value_range=None, skip_zeros=False, tit
             if skip_zeros:
                 caption += f"\n{np.mean(values == 0):.0%} zero"
                 values = values[values != 0]
-            ax.hist(values, bins=bins, range=low_high, color=f"C{r}")
+            ax.hist(values, bins=bins, range=low_high, color=f"C{r}", histtype="stepfilled")
             ax.set_yticks([])
             ax.tick_params(labelsize=6)
             ax.set_title(caption, fontsize=7)
         axes[r, 0].set_ylabel(label, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # fixed margins: tight_layout would lay out the many panels again on every redraw
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.1, top=0.78 if title else 0.85,
+                        wspace=0.15, hspace=0.7)
     return fig
 
 
