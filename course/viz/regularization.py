@@ -17,7 +17,8 @@ CHANCE_LOSS = float(np.log(10))  # softmax loss of a uniform guess over 10 class
 
 
 def plot_histories(histories, metrics=("acc", "loss"), title=None, axes=None):
-    """Training (solid) and validation (dashed) curves of several runs, one panel per metric.
+    """Training (solid) and validation (dashed) curves of several runs, one panel per metric
+    (lecture 5).
 
     Args:
         histories: ``{label: history}`` with ``Trainer`` histories (``train_acc``, ``val_acc``,
@@ -46,7 +47,8 @@ def plot_histories(histories, metrics=("acc", "loss"), title=None, axes=None):
 
 
 def plot_thinned_predictions(image, thinned, averaged, eval_mode, label=None):
-    """What one digit looks like to several thinned networks, their average and eval mode.
+    """What one digit looks like to several thinned networks, their average and eval mode
+    (lecture 5).
 
     Args:
         image: (H, W) or (1, H, W) input image.
@@ -76,7 +78,7 @@ def plot_thinned_predictions(image, thinned, averaged, eval_mode, label=None):
 
 def layer_activations(model, x, kind=nn.ReLU, inputs=False):
     """The outputs (or, with ``inputs=True``, the inputs) of every layer of type ``kind`` in a
-    ``Sequential``, for the input batch ``x``.
+    ``Sequential``, for the input batch ``x`` (lectures 5 and 6).
 
     The model runs in its current mode (train or eval); nothing is trained.
 
@@ -94,7 +96,7 @@ def layer_activations(model, x, kind=nn.ReLU, inputs=False):
 
 
 def plot_layer_histograms(rows, bins=60, value_range=None, skip_zeros=False, title=None):
-    """Histograms of activations, one column per layer and one row per model.
+    """Histograms of activations, one column per layer and one row per model (lecture 6).
 
     Args:
         rows: ``{label: [activations of layer 1, layer 2, ...]}``; every row has the same
@@ -130,7 +132,7 @@ def plot_layer_histograms(rows, bins=60, value_range=None, skip_zeros=False, tit
 
 
 def plot_percentiles(steps, tracks, percentiles=(15, 50, 85), sharey=False, title=None):
-    """How a unit's input distribution moves during training, one panel per model.
+    """How a unit's input distribution moves during training, one panel per model (lecture 6).
 
     Args:
         steps: (S,) training steps at which the distribution was measured.
@@ -165,7 +167,8 @@ def _grid(values):
 
 
 def dropout_explorer(activations, histories, p=0.5, seed=0):
-    """Move the drop probability: see one example's hidden units thinned, and the val curves.
+    """Move the drop probability: one example's hidden units thinned, and the val curves
+    (lecture 5).
 
     Args:
         activations: (D,) one example's hidden activations (before dropout).
@@ -212,13 +215,14 @@ def dropout_explorer(activations, histories, p=0.5, seed=0):
 
 
 def failed(history, chance_loss):
-    """True when a run's last training loss is not finite or no better than chance."""
+    """True when a run's last training loss is not finite or no better than chance (lecture 6)."""
     final = history["train_loss"][-1]
     return not np.isfinite(final) or final >= chance_loss
 
 
 def plot_lr_sweep(sweep, lr, chance_loss=CHANCE_LOSS, axes=None):
-    """Loss curves of several models at one learning rate, and final loss against the rate.
+    """Loss curves of several models at one learning rate, and final loss against the rate
+    (lecture 6).
 
     Args:
         sweep: ``{label: {lr: history}}``: each model trained once per learning rate.
