@@ -2,3 +2,5 @@
 
 from course.models.lenet5 import lenet5
 from course.models.mlp import mlp
+from course.models.resnet import small_resnet
+from course.models.vgg import small_vgg
