@@ -44,55 +44,59 @@ def _inside_columns(kj, sw, pw, w, wo):
 def _im2col(x, kh, kw, sh, sw, ph, pw, ho, wo, cols):
     """cols[n, (c*KH + ki)*KW + kj, i*Wo + j] = x_padded[n, c, i*sh + ki, j*sw + kj].
 
-    x (N, C, H, W), cols (N, C*KH*KW, Ho*Wo). One parallel iteration per (n, c) plane.
+    x (N, C, H, W), cols (N, C*KH*KW, Ho*Wo), both C-contiguous. One parallel iteration per
+    (n, c) plane. Both arrays are walked as flat vectors with unsigned indices: for a signed
+    index Numba adds a check "if negative, count from the end" on every access, which made
+    this loop 2.5x to 4x slower. _inside_columns keeps every index in range.
     """
     n, c, h, w = x.shape
+    x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
     for nc in prange(n * c):
-        b = nc // c
-        ci = nc % c
         for ki in range(kh):
             for kj in range(kw):
-                row = (ci * kh + ki) * kw + kj
+                row = (nc * kh + ki) * kw + kj  # row of cols, counted over the whole batch
                 j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
                 for i in range(ho):
-                    start = i * wo
+                    dst = (row * ho + i) * wo
                     y = i * sh - ph + ki
-                    if y < 0 or y >= h:
+                    if y < 0 or y >= h:  # the whole output row reads padding
                         for j in range(wo):
-                            cols[b, row, start + j] = 0
+                            cols_flat[np.uint64(dst + j)] = 0
                         continue
+                    src = (nc * h + y) * w - pw + kj  # x_flat index of j = 0, maybe < 0
                     for j in range(j_lo):
-                        cols[b, row, start + j] = 0
+                        cols_flat[np.uint64(dst + j)] = 0
                     for j in range(j_lo, j_hi):
-                        cols[b, row, start + j] = x[b, ci, y, j * sw - pw + kj]
+                        cols_flat[np.uint64(dst + j)] = x_flat[np.uint64(src + j * sw)]
                     for j in range(j_hi, wo):
-                        cols[b, row, start + j] = 0
+                        cols_flat[np.uint64(dst + j)] = 0
 
 
 @njit(parallel=True, cache=True)
 def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
     """dx[n, c] = sum of the dcols[n] entries that im2col copied from each pixel of plane (n, c).
 
-    dcols (N, C*KH*KW, Ho*Wo), dx (N, C, H, W). One parallel iteration per (n, c) plane; it
-    adds only into its own plane, walking the kernel offsets like im2col does, so no two
-    threads ever write the same element.
+    dcols (N, C*KH*KW, Ho*Wo), dx (N, C, H, W), both C-contiguous. One parallel iteration per
+    (n, c) plane; it adds only into its own plane, walking the kernel offsets like im2col
+    does, so no two threads ever write the same element. Flat unsigned indices as in _im2col.
     """
     n, c, h, w = dx.shape
+    dcols_flat, dx_flat = dcols.reshape(-1), dx.reshape(-1)
     for nc in prange(n * c):
-        b = nc // c
-        ci = nc % c
-        dx[b, ci] = 0
+        for p in range(nc * h * w, (nc + 1) * h * w):
+            dx_flat[np.uint64(p)] = 0
         for ki in range(kh):
             for kj in range(kw):
-                row = (ci * kh + ki) * kw + kj
+                row = (nc * kh + ki) * kw + kj
                 j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
                 for i in range(ho):
                     y = i * sh - ph + ki
                     if y < 0 or y >= h:
                         continue
-                    start = i * wo
+                    src = (row * ho + i) * wo
+                    dst = (nc * h + y) * w - pw + kj
                     for j in range(j_lo, j_hi):
-                        dx[b, ci, y, j * sw - pw + kj] += dcols[b, row, start + j]
+                        dx_flat[np.uint64(dst + j * sw)] += dcols_flat[np.uint64(src + j)]
 
 
 def _chunks(n, rows, plane, dtype):
