@@ -100,9 +100,9 @@ def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
 def _chunks(n, rows, plane, dtype):
     """Split range(n) into (start, stop) chunks whose (rows, plane) matrices fill CHUNK_BYTES,
     and return them with a buffer (samples of the largest chunk, rows, plane) to reuse."""
-    size = max(1, CHUNK_BYTES // (rows * plane * np.dtype(dtype).itemsize))
-    chunks = [(s, min(n, s + size)) for s in range(0, n, size)]
-    return chunks, np.empty((chunks[0][1], rows, plane), dtype=dtype)
+    size = max(1, CHUNK_BYTES // max(1, rows * plane * np.dtype(dtype).itemsize))
+    chunks = [(s, min(n, s + size)) for s in range(0, n, size)]  # none when n == 0
+    return chunks, np.empty((min(n, size), rows, plane), dtype=dtype)
 
 
 def conv2d_forward(x, w, b, stride, padding):
