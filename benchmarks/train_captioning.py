@@ -37,12 +37,12 @@ def main():
     os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
 
-    import numpy as np
 
     from course import optim
-    from course.data.captions import decode, load_shape_captions, references
-    from course.metrics import corpus_bleu
+    from course.data.captions import load_shape_captions
+    from course.metrics import caption_bleu
     from course.models.captioning import CaptioningModel
+    from course.train import train_captioner
 
     start = time.perf_counter()
     data = load_shape_captions(args.n_train, 0, args.n_test, seed=args.seed)
@@ -53,53 +53,30 @@ def main():
                             encoder_dim=args.encoder_dim or (32 if args.encoder == "conv" else 256),
                             rng=args.seed)
     optimizer = optim.Adam(model.parameters(), lr=args.lr, clip_norm=5.0)
-    rng = np.random.default_rng(args.seed)
-    captions, image_idxs = data["train_captions"], data["train_image_idxs"]
-    images = data["train_images"]
+
     def clock():
         if args.clock == "cpu":
             return time.process_time() / args.threads
         return time.perf_counter()
 
     train_start, train_cpu = clock(), time.process_time()
-    steps = 0
-    for epoch in range(args.epochs):
-        order = rng.permutation(len(captions))
-        losses = []
-        for i in range(0, len(order) - args.batch_size + 1, args.batch_size):
-            batch = order[i:i + args.batch_size]
-            loss, _ = model.loss(images[image_idxs[batch]], captions[batch])
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(loss)
-            steps += 1
-            if steps % 200 == 0:
-                print(f"  step {steps}: loss {np.mean(losses[-200:]):.3f}", flush=True)
-            if clock() - train_start > args.seconds:
-                break
-        elapsed = clock() - train_start
-        print(f"epoch {epoch + 1}: loss {np.mean(losses):.3f}  ({steps} steps, {elapsed:.0f} s)")
-        if elapsed > args.seconds:
-            break
+    result = train_captioner(model, optimizer, data, epochs=args.epochs, seconds=args.seconds,
+                             batch_size=args.batch_size, seed=args.seed, clock=clock,
+                             log_every=200)
     train_time = clock() - train_start
     train_cpu = time.process_time() - train_cpu
 
     test_start = time.perf_counter()
-    if args.beam_width == 1:
-        generated = model.sample(data["test_images"], max_length=16)
-    else:
-        generated = model.beam_search(data["test_images"], args.beam_width, max_length=16)
-    hypotheses = [s.split() for s in decode(generated, data["idx_to_word"])]
-    refs = references(data["test_captions"], data["test_image_idxs"], data["idx_to_word"])
-    bleu = corpus_bleu(hypotheses, refs)
+    bleu, hypotheses, refs = caption_bleu(model, data["test_images"], data["test_captions"],
+                                          data["test_image_idxs"], data["idx_to_word"],
+                                          beam_width=args.beam_width)
     for i in range(5):
         print(f"  {' '.join(hypotheses[i])!r}  (true: {' '.join(refs[i][0])!r})")
     print("test BLEU-1..4: " + "  ".join(f"{b:.3f}" for b in bleu))
     print(f"training {train_time:.0f} s by the {args.clock} clock ({train_cpu:.0f} CPU-seconds, "
-          f"{steps} steps), decoding "
+          f"{result['steps']} steps), decoding "
           f"{time.perf_counter() - test_start:.1f} s, total {time.perf_counter() - start:.0f} s "
           f"on {args.threads} threads")
-
 
 if __name__ == "__main__":
     main()

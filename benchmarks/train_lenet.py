@@ -9,22 +9,12 @@ training image by up to 2 pixels in each direction (zero fill).
 
 import argparse
 import time
-
-import numpy as np
+from functools import partial
 
 from course import optim
-from course.data import DataLoader, load_digits
+from course.data import DataLoader, load_digits, random_crop
 from course.models import lenet5
 from course.train import Trainer
-
-
-def random_shift(xb, rng, max_shift=2):
-    """Translate each image of the batch by up to ``max_shift`` pixels, filling with zeros."""
-    n, _, h, w = xb.shape
-    m = max_shift
-    padded = np.pad(xb, ((0, 0), (0, 0), (m, m), (m, m)))
-    dy, dx = rng.integers(0, 2 * m + 1, (2, n))
-    return np.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
 def main():
@@ -41,7 +31,7 @@ def main():
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     train = DataLoader(data["X_train"], data["y_train"], batch_size=args.batch_size,
                        shuffle=True, seed=args.seed,
-                       transform=None if args.no_augment else random_shift)
+                       transform=None if args.no_augment else partial(random_crop, padding=2))
     val = DataLoader(data["X_val"], data["y_val"], batch_size=256)
     test = DataLoader(data["X_test"], data["y_test"], batch_size=256)
     trainer = Trainer(model, optimizer, scheduler=optim.CosineLR(optimizer, args.epochs),

@@ -73,3 +73,27 @@ def corpus_bleu(hypotheses, references, max_order=4, epsilon=0.1):
         mean_log = sum(log_precisions[:n]) / n
         scores.append(brevity * math.exp(mean_log) if mean_log > -math.inf else 0.0)
     return scores
+
+
+def caption_bleu(model, images, captions, image_idxs, idx_to_word, beam_width=1,
+                 max_length=16):
+    """Corpus BLEU-1..4 of a captioning model's captions for ``images`` (lecture 8).
+
+    Args:
+        model: a ``CaptioningModel``; decodes greedily (``beam_width=1``) or by beam search.
+        images: (N, 3, 32, 32) images. captions: (M, L) true captions as word ids, each
+            belonging to the image ``image_idxs[m]``. idx_to_word: the vocabulary.
+
+    Returns:
+        ``(bleu, hypotheses, references)``: the four BLEU scores, the generated captions as
+        word lists, and each image's true captions as lists of word lists.
+    """
+    from course.data.captions import decode, references
+
+    if beam_width == 1:
+        generated = model.sample(images, max_length=max_length)
+    else:
+        generated = model.beam_search(images, beam_width, max_length=max_length)
+    hypotheses = [sentence.split() for sentence in decode(generated, idx_to_word)]
+    refs = references(captions, image_idxs, idx_to_word)
+    return corpus_bleu(hypotheses, refs), hypotheses, refs

@@ -11,11 +11,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import functools  # noqa: E402
+
 from course import optim  # noqa: E402
-from course.data import DataLoader, load_digits  # noqa: E402
-from course.models import mlp  # noqa: E402
-from course.train import Trainer, predict  # noqa: E402
-from course.viz import plot_confusion, plot_history  # noqa: E402
+from course.data import (  # noqa: E402
+    DataLoader,
+    crop_and_flip,
+    load_digits,
+    load_shape_captions,
+    load_shapes,
+    random_crop,
+)
+from course.metrics import caption_bleu  # noqa: E402
+from course.models import CaptioningModel, lenet5, mlp, small_resnet  # noqa: E402
+from course.train import Trainer, predict, train_captioner  # noqa: E402
+from course.viz import plot_confusion, plot_history, show_images  # noqa: E402
 
 
 def train_classifier(name, model, data, optimizer, epochs, out, device="cpu", batch_size=64,
@@ -50,11 +60,61 @@ def tour_mlp(out, device="cpu"):
                             scheduler=optim.CosineLR(optimizer, epochs))
 
 
-STEPS = {"mlp": tour_mlp}
+def tour_lenet5(out, device="cpu"):
+    """LeNet-5 on the digits upsampled to 32x32, with random shifts of up to 2 pixels
+    (lectures 3-4)."""
+    model = lenet5(input_size=32, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=2e-3)
+    epochs = 30
+    return train_classifier("lenet5", model, load_digits(size=32), optimizer, epochs, out,
+                            device, scheduler=optim.CosineLR(optimizer, epochs),
+                            transform=functools.partial(random_crop, padding=2))
+
+
+def tour_resnet(out, device="cpu"):
+    """The small ResNet (batch norm, residual blocks) on the generated coloured shapes
+    (lectures 5-6)."""
+    data = load_shapes(n_train=8000, n_val=1000, n_test=2000, seed=0)
+    model = small_resnet(num_classes=4, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=2e-3)
+    epochs = 6
+    return train_classifier("small_resnet", model, data, optimizer, epochs, out, device,
+                            scheduler=optim.CosineLR(optimizer, epochs),
+                            transform=crop_and_flip(2))
+
+
+def tour_captioning(out, device="cpu", seconds=150):
+    """The LSTM captioning model on generated scenes, trained for ``seconds``; prints corpus
+    BLEU on held-out images and saves some test images with their captions (lectures 7-8)."""
+    start = time.perf_counter()
+    folder = Path(out) / "captioning"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = load_shape_captions(n_train=10000, n_val=0, n_test=500, seed=0)
+    model = CaptioningModel(data["word_to_idx"], wordvec_dim=64, hidden_dim=128, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=2e-3, clip_norm=5.0)
+    result = train_captioner(model, optimizer, data, seconds=seconds, seed=0)
+    bleu, hypotheses, _ = caption_bleu(model, data["test_images"], data["test_captions"],
+                                       data["test_image_idxs"], data["idx_to_word"])
+    titles = ["\n".join(_wrap(hypotheses[i])) for i in range(8)]
+    show_images(data["test_images"][:8], titles, ncols=4, scale=2.2).savefig(
+        folder / "test_captions.png", dpi=100)
+    print(f"captioning: test BLEU-1..4 {' '.join(f'{b:.3f}' for b in bleu)} on "
+          f"{len(data['test_images'])} images after {result['steps']} steps "
+          f"({time.perf_counter() - start:.1f} s); captioned test images in {folder}/")
+    return bleu[3]
+
+
+def _wrap(words, width=4):
+    """A caption cut into lines of ``width`` words, for figure titles."""
+    return [" ".join(words[i:i + width]) for i in range(0, len(words), width)]
+
+
+STEPS = {"mlp": tour_mlp, "lenet5": tour_lenet5, "resnet": tour_resnet,
+         "captioning": tour_captioning}
 
 
 def run_tour(models, out="runs/tour", device="cpu"):
-    """Run the named steps in order; returns {name: test accuracy}."""
+    """Run the named steps in order; returns {name: test accuracy (BLEU-4 for captioning)}."""
     unknown = [m for m in models if m not in STEPS]
     if unknown:
         raise ValueError(f"unknown tour step(s) {unknown}; choose from {list(STEPS)}")

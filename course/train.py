@@ -6,6 +6,7 @@
 """
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,37 @@ def predict(model, X, batch_size=256, device="cpu"):
               for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return np.concatenate(scores)
+
+
+def train_captioner(model, optimizer, data, epochs=100, seconds=None, batch_size=50, seed=0,
+                    clock=time.perf_counter, log_every=None):
+    """Teacher-forced training of a ``CaptioningModel`` on a ``load_shape_captions`` dict
+    (lecture 8).
+
+    Each step takes a random batch of (image, caption) pairs; training stops after ``epochs``
+    epochs or once ``seconds`` of ``clock`` have passed, whichever comes first.
+
+    Returns:
+        dict with ``losses`` (one per step) and ``steps``.
+    """
+    rng = np.random.default_rng(seed)
+    captions, image_idxs, images = (data["train_captions"], data["train_image_idxs"],
+                                    data["train_images"])
+    start, losses = clock(), []
+    for _ in range(epochs):
+        order = rng.permutation(len(captions))
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            batch = order[i:i + batch_size]
+            loss, _ = model.loss(images[image_idxs[batch]], captions[batch])
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(float(loss))
+            if log_every and len(losses) % log_every == 0:
+                print(f"  step {len(losses)}: loss {np.mean(losses[-log_every:]):.3f}",
+                      flush=True)
+            if seconds is not None and clock() - start > seconds:
+                return {"losses": losses, "steps": len(losses)}
+    return {"losses": losses, "steps": len(losses)}
 
 
 class Trainer:
