@@ -9,10 +9,9 @@ training image by up to 2 pixels in each direction (zero fill).
 
 import argparse
 import time
-from functools import partial
 
 from course import optim
-from course.data import DataLoader, load_digits, random_crop
+from course.data import DataLoader, crop, load_digits
 from course.models import lenet5
 from course.train import Trainer
 
@@ -31,7 +30,7 @@ def main():
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     train = DataLoader(data["X_train"], data["y_train"], batch_size=args.batch_size,
                        shuffle=True, seed=args.seed,
-                       transform=None if args.no_augment else partial(random_crop, padding=2))
+                       transform=None if args.no_augment else crop(2))
     val = DataLoader(data["X_val"], data["y_val"], batch_size=256)
     test = DataLoader(data["X_test"], data["y_test"], batch_size=256)
     trainer = Trainer(model, optimizer, scheduler=optim.CosineLR(optimizer, args.epochs),

@@ -11,16 +11,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import functools  # noqa: E402
-
 from course import optim  # noqa: E402
 from course.data import (  # noqa: E402
     DataLoader,
+    crop,
     crop_and_flip,
     load_digits,
     load_shape_captions,
     load_shapes,
-    random_crop,
 )
 from course.metrics import caption_bleu  # noqa: E402
 from course.models import CaptioningModel, lenet5, mlp, small_resnet  # noqa: E402
@@ -68,7 +66,7 @@ def tour_lenet5(out, device="cpu"):
     epochs = 30
     return train_classifier("lenet5", model, load_digits(size=32), optimizer, epochs, out,
                             device, scheduler=optim.CosineLR(optimizer, epochs),
-                            transform=functools.partial(random_crop, padding=2))
+                            transform=crop(2))
 
 
 def tour_resnet(out, device="cpu"):

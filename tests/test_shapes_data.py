@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course.data import DataLoader, crop_and_flip, load_shapes, random_crop, random_flip
+from course.data import DataLoader, crop, crop_and_flip, load_shapes, random_crop, random_flip
 from course.data.shapes import CLASSES, _shape_masks, make_shapes
 
 pytestmark = pytest.mark.norm
@@ -82,3 +82,12 @@ def test_transform_in_a_loader():
     again = DataLoader(data["X_train"], data["y_train"], batch_size=16, shuffle=True, seed=0,
                        transform=crop_and_flip(4))
     np.testing.assert_array_equal(batches[0], next(iter(again))[0])  # repeatable with a seed
+
+
+def test_crop_transform_shifts_without_flipping():
+    images = np.zeros((50, 1, 6, 6), dtype=np.float32)
+    images[:, 0, 2, 1] = 1.0  # one bright pixel left of centre
+    shifted = crop(1)(images, np.random.default_rng(0))
+    rows, cols = np.nonzero(shifted[:, 0].sum(axis=0))
+    assert shifted.shape == images.shape and set(rows) <= {1, 2, 3} and set(cols) <= {0, 1, 2}
+    assert len(set(zip(rows, cols))) > 1  # the pixel moved, in at least two ways

@@ -60,3 +60,16 @@ def crop_and_flip(padding=4):
         return random_flip(random_crop(images, padding, rng), rng)
 
     return transform
+
+
+def crop(padding=2):
+    """A loader transform ``transform(xb, rng)``: a random crop with ``padding`` and no flip.
+
+    For digits and text, where a mirrored image is another symbol (a mirrored 2 is not a 2).
+    """
+    check_nonnegative_int("padding", padding)
+
+    def transform(images, rng):
+        return random_crop(images, padding, rng)
+
+    return transform
