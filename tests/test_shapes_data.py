@@ -90,4 +90,4 @@ def test_crop_transform_shifts_without_flipping():
     shifted = crop(1)(images, np.random.default_rng(0))
     rows, cols = np.nonzero(shifted[:, 0].sum(axis=0))
     assert shifted.shape == images.shape and set(rows) <= {1, 2, 3} and set(cols) <= {0, 1, 2}
-    assert len(set(zip(rows, cols))) > 1  # the pixel moved, in at least two ways
+    assert len(set(zip(rows, cols, strict=True))) > 1  # the pixel moved, in at least two ways
