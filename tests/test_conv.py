@@ -98,23 +98,6 @@ def test_numba_conv_kernels_match_reference(cfg):
           cfg["dtype"])
 
 
-@pytest.mark.parametrize("chunk", [1, 100])
-def test_numba_conv_kernels_work_in_batch_chunks(rng, monkeypatch, chunk):
-    # The Numba kernels split large batches into chunks; force several chunks on a small one.
-    from course.kernels.cpu import conv as cpu_conv
-
-    monkeypatch.setattr(cpu_conv, "CHUNK_ELEMENTS", chunk)
-    x, w, b = conv_inputs(rng, 5, 2, 3, (6, 5), (3, 2))
-    stride, padding = (2, 1), (1, 0)
-    out = reference.conv2d_forward(x, w, b, stride, padding)
-    close(cpu.conv2d_forward(x, w, b, stride, padding), out, np.float64)
-    dout = rng.standard_normal(out.shape)
-    close(cpu.conv2d_backward_data(dout, w, (6, 5), stride, padding),
-          reference.conv2d_backward_data(dout, w, (6, 5), stride, padding), np.float64)
-    close(cpu.conv2d_backward_weight(dout, x, (3, 2), stride, padding),
-          reference.conv2d_backward_weight(dout, x, (3, 2), stride, padding), np.float64)
-
-
 def test_conv2d_output_size_formula():
     assert conv_output_size(32, 3, 1, 1) == 32
     assert conv_output_size(7, 3, 2, 1) == 4

@@ -8,10 +8,14 @@ column (im2col):
     weight gradient  dW   = dout (F, N*Ho*Wo) @ cols.T
     data gradient    dcols = W.T @ dout, then col2im sums each pixel's entries back
 
-Packing the columns in a parallel Numba kernel and doing ONE large product per pass is what
-brings this close to PyTorch's speed (PERF_NOTES.md); the products run in numpy's BLAS. col2im
-runs one (n, c) plane per parallel iteration, and each plane gathers only its own entries, so
-no two threads ever write the same element.
+Packing the columns of the whole batch in a parallel Numba kernel and doing ONE product per
+pass keeps the time in numpy's BLAS, where it belongs (PERF_NOTES.md). Splitting the batch into
+cache-sized chunks was up to 25% faster on one quiet thread but much slower on a busy machine
+(every chunk is another parallel region that waits for its slowest thread), so it is not done.
+
+col2im runs one (n, c) plane per parallel iteration, and each plane gathers only its own
+entries, so no two threads ever write the same element. The reshuffles between (F, N*Ho*Wo)
+and (N, F, Ho, Wo) are plain numpy copies.
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
@@ -20,11 +24,6 @@ import numpy as np
 from numba import njit, prange
 
 from course.kernels.shapes import conv_output_size
-
-# The batch is processed in chunks of about this many im2col values (1 MiB of float32), so the
-# columns stay in the L2 cache between packing and product: 10-25% faster than one product over
-# the whole batch on the project's machine (benchmarks/bench_conv.py).
-CHUNK_ELEMENTS = 1 << 18
 
 
 @njit(inline="always")
@@ -87,34 +86,6 @@ def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
                         dx[b, ci, y, j * sw - pw + kj] += dcols[row, start + j]
 
 
-@njit(parallel=True, cache=True)
-def _columns_to_images(out_cols, bias, out):
-    """out[n, f, p] = out_cols[f, n*P + p] + bias[f]: (F, N*P) -> (N, F, P)."""
-    n, f, plane = out.shape
-    for nf in prange(n * f):
-        b = nf // f
-        fi = nf % f
-        for p in range(plane):
-            out[b, fi, p] = out_cols[fi, b * plane + p] + bias[fi]
-
-
-@njit(parallel=True, cache=True)
-def _images_to_columns(images, out_cols):
-    """out_cols[f, n*P + p] = images[n, f, p]: (N, F, P) -> (F, N*P)."""
-    n, f, plane = images.shape
-    for nf in prange(n * f):
-        b = nf // f
-        fi = nf % f
-        for p in range(plane):
-            out_cols[fi, b * plane + p] = images[b, fi, p]
-
-
-def _chunks(n, per_sample):
-    """Slices of the batch whose im2col columns hold about CHUNK_ELEMENTS values each."""
-    step = max(1, CHUNK_ELEMENTS // max(1, per_sample))
-    return [slice(start, min(n, start + step)) for start in range(0, n, step)]
-
-
 def _columns(x, kernel_size, stride, padding, output_size):
     """im2col of x: (C*KH*KW, N*Ho*Wo)."""
     (kh, kw), (sh, sw), (ph, pw), (ho, wo) = kernel_size, stride, padding, output_size
@@ -125,25 +96,19 @@ def _columns(x, kernel_size, stride, padding, output_size):
 
 def _dout_columns(dout):
     """dout (N, F, Ho, Wo) as the matrix (F, N*Ho*Wo)."""
-    n, f, ho, wo = dout.shape
-    out_cols = np.empty((f, n * ho * wo), dtype=dout.dtype)
-    _images_to_columns(dout.reshape(n, f, ho * wo), out_cols)
-    return out_cols
+    return np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(dout.shape[1], -1)
 
 
 def conv2d_forward(x, w, b, stride, padding):
     """out (N, F, Ho, Wo) = W @ im2col(x) + b."""
     x, w, b = np.ascontiguousarray(x), np.ascontiguousarray(w), np.ascontiguousarray(b)
-    n, c, h, width = x.shape
+    n, _, h, width = x.shape
     f, _, kh, kw = w.shape
     ho = conv_output_size(h, kh, stride[0], padding[0])
     wo = conv_output_size(width, kw, stride[1], padding[1])
+    out_cols = w.reshape(f, -1) @ _columns(x, (kh, kw), stride, padding, (ho, wo))
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
-    for part in _chunks(n, c * kh * kw * ho * wo):
-        cols = _columns(x[part], (kh, kw), stride, padding, (ho, wo))
-        out_part = out[part]
-        _columns_to_images(w.reshape(f, -1) @ cols, b,
-                           out_part.reshape(out_part.shape[0], f, ho * wo))
+    np.add(out_cols.reshape(f, n, ho, wo).transpose(1, 0, 2, 3), b.reshape(1, f, 1, 1), out=out)
     return out
 
 
@@ -152,21 +117,15 @@ def conv2d_backward_data(dout, w, input_size, stride, padding):
     dout, w = np.ascontiguousarray(dout), np.ascontiguousarray(w)
     n, _, ho, wo = dout.shape
     f, c, kh, kw = w.shape
+    dcols = w.reshape(f, -1).T @ _dout_columns(dout)
     dx = np.empty((n, c) + tuple(input_size), dtype=dout.dtype)
-    for part in _chunks(n, c * kh * kw * ho * wo):
-        dcols = w.reshape(f, -1).T @ _dout_columns(dout[part])
-        _col2im(dcols, kh, kw, stride[0], stride[1], padding[0], padding[1], ho, wo, dx[part])
+    _col2im(dcols, kh, kw, stride[0], stride[1], padding[0], padding[1], ho, wo, dx)
     return dx
 
 
 def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
     """dw (F, C, KH, KW) = dout @ im2col(x).T."""
-    dout, x = np.ascontiguousarray(dout), np.ascontiguousarray(x)
-    n, f, ho, wo = dout.shape
-    c = x.shape[1]
-    (kh, kw) = kernel_size
-    dw = np.zeros((f, c * kh * kw), dtype=x.dtype)
-    for part in _chunks(n, c * kh * kw * ho * wo):
-        dw += _dout_columns(dout[part]) @ _columns(x[part], kernel_size, stride, padding,
-                                                   (ho, wo)).T
-    return dw.reshape(f, c, kh, kw)
+    x = np.ascontiguousarray(x)
+    f, ho, wo = dout.shape[1:]
+    dw = _dout_columns(dout) @ _columns(x, kernel_size, stride, padding, (ho, wo)).T
+    return dw.reshape((f, x.shape[1]) + tuple(kernel_size))
