@@ -1,4 +1,4 @@
-"""The ``course`` command: ``course tour`` (the main job) and ``course doctor``."""
+"""The ``course`` command: ``course tour`` (the main job), ``course doctor``, ``course grade``."""
 
 import argparse
 import sys
@@ -18,6 +18,10 @@ def main(argv=None):
 
     commands.add_parser("doctor", help="report Python, numpy, Numba, CuPy and the GPU")
 
+    from course.grading.cli import add_grade_parser
+
+    add_grade_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "tour":
         from course.tour import run_tour
@@ -27,6 +31,8 @@ def main(argv=None):
         from course.doctor import report
 
         print("\n".join(report()))
+    elif args.command == "grade":
+        return args.func(args)
     return 0
 
 

@@ -1,4 +1,5 @@
 """Ready-made networks built from ``course.nn``."""
 
+from course.models.captioning import CaptioningModel
 from course.models.lenet5 import lenet5
 from course.models.mlp import mlp

@@ -6,3 +6,4 @@ from course.nn.layers import ELU, Flatten, LeakyReLU, Linear, OpModule, ReLU, Si
 from course.nn.module import Module, Parameter, Sequential
 from course.nn.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from course.nn.receptive_field import receptive_field
+from course.nn.recurrent import LSTM, RNN, Embedding, TemporalLinear

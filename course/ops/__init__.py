@@ -25,6 +25,7 @@ from course.ops.conv import (
     conv_transpose2d_backward,
     conv_transpose2d_forward,
 )
+from course.ops.embedding import embedding_backward, embedding_forward
 from course.ops.linear import linear_backward, linear_forward
 from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss
 from course.ops.pool import (
@@ -34,4 +35,19 @@ from course.ops.pool import (
     global_avg_pool2d_forward,
     max_pool2d_backward,
     max_pool2d_forward,
+)
+from course.ops.recurrent import (
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
+from course.ops.temporal import (
+    temporal_linear_backward,
+    temporal_linear_forward,
+    temporal_softmax_loss,
 )

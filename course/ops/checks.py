@@ -91,6 +91,22 @@ def check_number(name, value, low=None, high=None, high_inclusive=True):
         raise ValueError(f"{name} must be {bound}, got {value}")
 
 
+def check_int_array(name, x, num_classes, shape=None):
+    """Raise unless ``x`` is an integer array (of ``shape``) with values in [0, num_classes)."""
+    if not (isinstance(x, np.ndarray) or is_cupy_array(x)):
+        raise TypeError(f"{name} must be an integer array, got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
+    if shape is not None:
+        check_shape(name, x, shape)
+    if x.size:
+        xp = get_array_module(x)
+        low, high = int(xp.min(x)), int(xp.max(x))
+        if low < 0 or high >= num_classes:
+            raise ValueError(
+                f"{name} must be in [0, {num_classes}), got values from {low} to {high}")
+
+
 def check_int_pair(name, value, low):
     """An int or a pair of ints, each at least ``low``, as a tuple ``(a, b)``.
 

@@ -20,3 +20,4 @@ from course.kernels.cpu.pool import (  # noqa: E402
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from course.kernels.cpu.recurrent import lstm_cell_backward, lstm_cell_forward  # noqa: E402

@@ -12,3 +12,4 @@ from course.kernels.gpu.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from course.kernels.gpu.recurrent import lstm_cell_backward, lstm_cell_forward

@@ -15,3 +15,4 @@ from course.kernels.reference.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from course.kernels.reference.recurrent import lstm_cell_backward, lstm_cell_forward

@@ -1,0 +1,92 @@
+"""LSTM forward + backward: course (BLAS products + cell kernels) vs torch.nn.LSTM on the CPU.
+
+    PYTHONPATH=. python benchmarks/bench_lstm.py [--threads 2] [--repeats 20]
+
+Both run in the same process with the same number of threads (numpy's BLAS, Numba and torch),
+on N64 T16 D128 H256 float32, and the ratio of median times to torch's is printed: below 1
+means faster than torch. The course op is timed with its fast kernels ("numba") and with the
+readable numpy kernels ("reference").
+
+On a machine where other jobs compete for the cores, use ``--threads 1 --clock cpu``: a
+multi-threaded BLAS whose threads spin-wait for each other then slows down by 10x or more, and
+the process's CPU time per run is a steadier measure than the wall-clock time.
+"""
+
+import argparse
+import os
+import time
+
+
+def median_time(fn, repeats, clock):
+    fn()  # warm-up (JIT compilation, allocator)
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--shape", type=int, nargs=4, default=(64, 16, 128, 256),
+                        metavar=("N", "T", "D", "H"))
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall-clock time, or the process's CPU time")
+    args = parser.parse_args()
+    # Thread counts must be set before numpy and torch start their thread pools. PyTorch's
+    # OpenMP threads would otherwise spin after each parallel region and starve numpy's BLAS
+    # threads in the same process (PERF_NOTES.md): let them sleep.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(args.threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    import numpy as np
+    import torch
+
+    from course import ops
+    from course.backend import use
+
+    torch.set_num_threads(args.threads)
+    n, t, d, h = args.shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    wx = (rng.standard_normal((d, 4 * h)) / np.sqrt(d)).astype(np.float32)
+    wh = (rng.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32)
+    b = np.zeros(4 * h, dtype=np.float32)
+    dh = rng.standard_normal((n, t, h)).astype(np.float32)
+
+    def course_step():
+        out, cache = ops.lstm_forward(x, h0, wx, wh, b)
+        ops.lstm_backward(dh, cache)
+
+    def reference_step():
+        with use("reference"):
+            course_step()
+
+    lstm = torch.nn.LSTM(d, h, batch_first=True)
+    tx = torch.tensor(x, requires_grad=True)
+    th0 = torch.tensor(h0)[None].requires_grad_()
+    tc0 = torch.zeros(1, n, h)
+    tdh = torch.tensor(dh)
+
+    def torch_step():
+        out, _ = lstm(tx, (th0, tc0))
+        out.backward(tdh)
+
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    times = {"torch.nn.LSTM": median_time(torch_step, args.repeats, clock),
+             "course (numba kernels)": median_time(course_step, args.repeats, clock),
+             "course (reference kernels)": median_time(reference_step, args.repeats, clock)}
+    print(f"LSTM forward+backward, N{n} T{t} D{d} H{h} float32, {args.threads} thread(s), "
+          f"median {args.clock} time of {args.repeats}")
+    for name, seconds in times.items():
+        ratio = seconds / times["torch.nn.LSTM"]
+        print(f"  {name:28s} {seconds * 1e3:8.2f} ms   {ratio:5.2f}x torch")
+
+
+if __name__ == "__main__":
+    main()

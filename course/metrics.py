@@ -1,0 +1,75 @@
+"""Evaluation metrics: corpus BLEU for generated captions (lecture 8, captioning).
+
+BLEU (Papineni et al., 2002) compares each generated sentence with one or more reference
+sentences:
+
+- the modified n-gram precision p_n: n-grams of the hypotheses that occur in a reference,
+  each counted at most as often as it occurs in the single reference where it is most frequent,
+  divided by the number of hypothesis n-grams; counts are summed over the whole corpus first
+  (corpus BLEU, not an average of sentence scores);
+- the brevity penalty BP = exp(1 - r / c) when the hypotheses' total length c is below r, the
+  sum over sentences of the reference length closest to the hypothesis (the shorter on ties);
+- BLEU-N = BP * exp(mean of log p_1 ... log p_N).
+
+Smoothing (Chen & Cherry, 2014, method 1, as nltk's ``SmoothingFunction().method1``): a
+precision with no matching n-gram at all becomes ``epsilon / (number of hypothesis n-grams)``
+instead of 0, so one missing order does not zero the whole score.
+"""
+
+import math
+from collections import Counter
+
+
+def _tokens(sentence):
+    return sentence.split() if isinstance(sentence, str) else list(sentence)
+
+
+def _ngrams(tokens, n):
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def corpus_bleu(hypotheses, references, max_order=4, epsilon=0.1):
+    """BLEU-1 ... BLEU-``max_order`` of a corpus.
+
+    Args:
+        hypotheses: list of generated sentences (strings or lists of words).
+        references: list, one entry per hypothesis, of lists of reference sentences.
+        max_order: the largest n-gram order; BLEU-n uses orders 1..n with equal weights.
+        epsilon: the smoothing numerator for orders without any match (0 disables smoothing).
+
+    Returns:
+        list ``[BLEU-1, ..., BLEU-max_order]``, each in [0, 1].
+    """
+    if len(hypotheses) != len(references):
+        raise ValueError(f"got {len(hypotheses)} hypotheses but {len(references)} reference "
+                         f"lists; each hypothesis needs its own list of references")
+    matches, totals = [0] * max_order, [0] * max_order
+    hyp_length = ref_length = 0
+    for hypothesis, refs in zip(hypotheses, references, strict=True):
+        hyp = _tokens(hypothesis)
+        refs = [_tokens(r) for r in refs]
+        if not refs:
+            raise ValueError("every hypothesis needs at least one reference")
+        hyp_length += len(hyp)
+        ref_length += min((abs(len(r) - len(hyp)), len(r)) for r in refs)[1]
+        for n in range(1, max_order + 1):
+            counts = _ngrams(hyp, n)
+            max_ref_counts = Counter()
+            for r in refs:
+                max_ref_counts |= _ngrams(r, n)  # | keeps the larger count of each n-gram
+            matches[n - 1] += sum(min(c, max_ref_counts[g]) for g, c in counts.items())
+            totals[n - 1] += sum(counts.values())
+    if hyp_length == 0:
+        return [0.0] * max_order
+    brevity = 1.0 if hyp_length > ref_length else math.exp(1 - ref_length / hyp_length)
+    log_precisions = []
+    for match, total in zip(matches, totals, strict=True):
+        if total == 0 or (match == 0 and epsilon == 0):
+            log_precisions.append(-math.inf)
+        else:
+            log_precisions.append(math.log((match if match else epsilon) / total))
+    scores = []
+    for n in range(1, max_order + 1):
+        mean_log = sum(log_precisions[:n]) / n
+        scores.append(brevity * math.exp(mean_log) if mean_log > -math.inf else 0.0)
+    return scores

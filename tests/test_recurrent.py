@@ -1,0 +1,318 @@
+"""Recurrent ops, kernels and modules: RNN, LSTM, embedding, temporal layers (lecture 7-8)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from course import nn, ops, optim
+from course.backend import gpu_available, to_device, to_host, use
+from course.gradcheck import check_op, rel_error
+from course.kernels import cpu, reference
+
+pytestmark = pytest.mark.rnn
+
+
+def lstm_inputs(rng, n=3, t=6, d=4, h=5, dtype=np.float64):
+    x = rng.standard_normal((n, t, d))
+    h0 = rng.standard_normal((n, h))
+    wx = rng.standard_normal((d, 4 * h)) * 0.5
+    wh = rng.standard_normal((h, 4 * h)) * 0.5
+    b = rng.standard_normal(4 * h) * 0.5
+    return [a.astype(dtype) for a in (x, h0, wx, wh, b)]
+
+
+def rnn_inputs(rng, n=3, t=6, d=4, h=5, dtype=np.float64):
+    x, h0, wx, wh, b = lstm_inputs(rng, n, t, d, h, dtype)
+    return [x, h0, wx[:, :h], wh[:, :h], b[:h]]
+
+
+# -- gradient checks (float64) ------------------------------------------------------------------
+
+def test_rnn_step_gradients(rng):
+    x, h0, wx, wh, b = rnn_inputs(rng)
+    check_op(ops.rnn_step_forward, ops.rnn_step_backward, [x[:, 0], h0, wx, wh, b])
+
+
+def test_rnn_bptt_gradients(rng):
+    check_op(ops.rnn_forward, ops.rnn_backward, rnn_inputs(rng, t=6))
+
+
+@pytest.mark.parametrize("kernel_set", ["reference", "numba"])
+def test_lstm_step_gradients(rng, kernel_set):
+    x, h0, wx, wh, b = lstm_inputs(rng)
+    c0 = rng.standard_normal(h0.shape)
+    with use(kernel_set):
+        errors = check_op(ops.lstm_step_forward, ops.lstm_step_backward,
+                          [x[:, 0], h0, c0, wx, wh, b])
+    assert set(errors) == {"x", "prev_h", "prev_c", "Wx", "Wh", "b"}
+
+
+@pytest.mark.parametrize("kernel_set", ["reference", "numba"])
+def test_lstm_bptt_gradients(rng, kernel_set):
+    with use(kernel_set):
+        check_op(ops.lstm_forward, ops.lstm_backward, lstm_inputs(rng, n=2, t=7, d=3, h=4))
+
+
+def test_embedding_gradient_adds_repeated_ids(rng):
+    idx = np.array([[0, 2, 2, 4], [4, 4, 1, 0]])
+    w = rng.standard_normal((6, 3))
+    check_op(ops.embedding_forward, ops.embedding_backward, [idx, w])
+    dw = ops.embedding_backward(np.ones((2, 4, 3)), ops.embedding_forward(idx, w)[1])
+    np.testing.assert_array_equal(dw[:, 0], [2, 1, 2, 0, 3, 0])  # row 5 never used
+
+
+def test_temporal_linear_gradients(rng):
+    inputs = [rng.standard_normal((2, 5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)]
+    check_op(ops.temporal_linear_forward, ops.temporal_linear_backward, inputs)
+
+
+def test_temporal_softmax_loss_gradient_with_padding(rng):
+    n, t, v = 3, 6, 7
+    x = rng.standard_normal((n, t, v))
+    y = rng.integers(0, v, (n, t))
+    mask = np.arange(t)[None, :] < np.array([[6], [3], [1]])  # captions of different lengths
+    loss, dx = ops.temporal_softmax_loss(x, y, mask)
+    numerical = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        old = x[index]
+        x[index] = old + 1e-6
+        plus = ops.temporal_softmax_loss(x, y, mask)[0]
+        x[index] = old - 1e-6
+        minus = ops.temporal_softmax_loss(x, y, mask)[0]
+        x[index] = old
+        numerical[index] = (plus - minus) / 2e-6
+    assert rel_error(dx, numerical) < 1e-7
+    assert np.all(dx[~mask] == 0)
+
+
+def test_temporal_softmax_loss_value():
+    # Uniform scores: each kept step costs log(V); the sum over time is divided by N only.
+    x = np.zeros((2, 3, 4))
+    y = np.zeros((2, 3), dtype=np.int64)
+    mask = np.array([[True, True, True], [True, False, False]])
+    loss, _ = ops.temporal_softmax_loss(x, y, mask)
+    assert loss == pytest.approx(4 * np.log(4) / 2)
+
+
+def test_masked_positions_do_not_change_the_loss(rng):
+    x = rng.standard_normal((2, 4, 5))
+    y = rng.integers(0, 5, (2, 4))
+    mask = np.array([[True, True, False, False], [True, True, True, False]])
+    loss = ops.temporal_softmax_loss(x, y, mask)[0]
+    x[~mask] = 100.0
+    y[~mask] = 0
+    assert ops.temporal_softmax_loss(x, y, mask)[0] == pytest.approx(loss)
+
+
+# -- numerics: torch, kernels, dtypes -----------------------------------------------------------
+
+def torch_gate_order_to_course(w):
+    """torch stacks the gates i, f, g, o along axis 0; course wants i, f, o, g."""
+    i, f, g, o = np.split(w, 4, axis=0)
+    return np.concatenate([i, f, o, g], axis=0)
+
+
+def test_lstm_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    n, t, d, h = 3, 6, 4, 5
+    lstm = torch.nn.LSTM(d, h, batch_first=True).double()
+    x = torch.tensor(rng.standard_normal((n, t, d)), requires_grad=True)
+    h0 = torch.tensor(rng.standard_normal((1, n, h)), requires_grad=True)
+    out, _ = lstm(x, (h0, torch.zeros(1, n, h, dtype=torch.float64)))
+    dh = rng.standard_normal((n, t, h))
+    out.backward(torch.tensor(dh))
+
+    wx = torch_gate_order_to_course(lstm.weight_ih_l0.detach().numpy()).T.copy()
+    wh = torch_gate_order_to_course(lstm.weight_hh_l0.detach().numpy()).T.copy()
+    b = torch_gate_order_to_course((lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().numpy())
+    hs, cache = ops.lstm_forward(x.detach().numpy(), h0.detach().numpy()[0], wx, wh, b)
+    dx, dh0, dwx, dwh, db = ops.lstm_backward(dh, cache)
+    assert rel_error(hs, out.detach().numpy()) < 1e-12
+    assert rel_error(dx, x.grad.numpy()) < 1e-12
+    assert rel_error(dh0, h0.grad.numpy()[0]) < 1e-12
+    assert rel_error(dwx, torch_gate_order_to_course(lstm.weight_ih_l0.grad.numpy()).T) < 1e-12
+    assert rel_error(dwh, torch_gate_order_to_course(lstm.weight_hh_l0.grad.numpy()).T) < 1e-12
+    assert rel_error(db, torch_gate_order_to_course(lstm.bias_ih_l0.grad.numpy())) < 1e-12
+
+
+def test_rnn_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x, h0, wx, wh, b = rnn_inputs(rng)
+    rnn = torch.nn.RNN(4, 5, batch_first=True).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.tensor(wx.T))
+        rnn.weight_hh_l0.copy_(torch.tensor(wh.T))
+        rnn.bias_ih_l0.copy_(torch.tensor(b))
+        rnn.bias_hh_l0.zero_()
+    out, _ = rnn(torch.tensor(x), torch.tensor(h0)[None])
+    assert rel_error(ops.rnn_forward(x, h0, wx, wh, b)[0], out.detach().numpy()) < 1e-12
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 5), h=st.integers(1, 9), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_numba_lstm_cell_matches_reference(n, h, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a = (3 * rng.standard_normal((n, 4 * h))).astype(dtype)
+    prev_c = rng.standard_normal((n, h)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    fast, slow = cpu.lstm_cell_forward(a, prev_c), reference.lstm_cell_forward(a, prev_c)
+    for got, want in zip(fast, slow, strict=True):
+        assert got.dtype == dtype and rel_error(got, want) < tol
+    dnext_h, dnext_c = (rng.standard_normal((n, h)).astype(dtype) for _ in range(2))
+    args = (dnext_h, dnext_c, prev_c, slow[2], slow[3])
+    for got, want in zip(cpu.lstm_cell_backward(*args), reference.lstm_cell_backward(*args),
+                         strict=True):
+        assert got.dtype == dtype and rel_error(got, want) < tol
+
+
+def test_lstm_cell_saturates_without_nan():
+    a = np.array([[-1000.0, 1000.0, -1000.0, 1000.0]], dtype=np.float32)
+    for kernels in (cpu, reference):
+        next_h, next_c, gates, _ = kernels.lstm_cell_forward(a, np.ones((1, 1), np.float32))
+        np.testing.assert_array_equal(gates, [[0, 1, 0, 1]])
+        assert np.isfinite(next_h).all() and next_c[0, 0] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", ["rnn", "lstm"])
+def test_sequence_ops_keep_dtype(rng, dtype, op):
+    make = rnn_inputs if op == "rnn" else lstm_inputs
+    forward, backward = getattr(ops, f"{op}_forward"), getattr(ops, f"{op}_backward")
+    inputs = make(rng, n=1, t=5, dtype=dtype)  # a batch of 1
+    h, cache = forward(*inputs)
+    grads = backward(np.ones_like(h), cache)
+    assert h.dtype == dtype and all(g.dtype == dtype for g in grads)
+    h64 = forward(*[a.astype(np.float64) for a in inputs])[0]
+    assert rel_error(h, h64) < (1e-5 if dtype == np.float32 else 1e-15)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+def test_lstm_rejects_bad_shapes(rng):
+    x, h0, wx, wh, b = lstm_inputs(rng)
+    with pytest.raises(ValueError, match="Wx must have shape"):
+        ops.lstm_forward(x, h0, wx[:, :-1], wh, b)
+    with pytest.raises(ValueError, match="h0 must have 3 rows"):
+        ops.lstm_forward(x, h0[:2], wx, wh, b)
+    with pytest.raises(ValueError, match="x must have 3 dimensions"):
+        ops.lstm_forward(x[0], h0, wx, wh, b)
+    with pytest.raises(TypeError, match="share one dtype"):
+        ops.lstm_forward(x.astype(np.float32), h0, wx, wh, b)
+    with pytest.raises(ValueError, match="Wh must have shape"):
+        ops.rnn_forward(*rnn_inputs(rng)[:3], wh, b[:5])
+    h, cache = ops.lstm_forward(x, h0, wx, wh, b)
+    with pytest.raises(ValueError, match="dh must have shape"):
+        ops.lstm_backward(h[:, :-1], cache)
+    (next_h, _), cache = ops.lstm_step_forward(x[:, 0], h0, h0, wx, wh, b)
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dnext_h, dnext_c\)"):
+        ops.lstm_step_backward(next_h, cache)
+    with pytest.raises(ValueError, match="prev_c must have shape"):
+        ops.lstm_step_forward(x[:, 0], h0, h0[:, :-1], wx, wh, b)
+
+
+def test_embedding_rejects_ids_outside_vocabulary(rng):
+    w = rng.standard_normal((5, 3))
+    with pytest.raises(ValueError, match=r"idx must be in \[0, 5\), got values from 0 to 5"):
+        ops.embedding_forward(np.array([[0, 5]]), w)
+    with pytest.raises(ValueError, match="from -1"):
+        ops.embedding_forward(np.array([[-1, 2]]), w)
+    with pytest.raises(TypeError, match="idx must hold integers"):
+        ops.embedding_forward(np.array([[0.0, 1.0]]), w)
+
+
+def test_temporal_softmax_loss_rejects_bad_input(rng):
+    x = rng.standard_normal((2, 3, 4))
+    y = np.zeros((2, 3), dtype=np.int64)
+    mask = np.ones((2, 3), dtype=bool)
+    with pytest.raises(ValueError, match=r"mask must have shape \(2, 3\), got \(3, 2\)"):
+        ops.temporal_softmax_loss(x, y, mask.T)
+    with pytest.raises(TypeError, match="mask must be a boolean array"):
+        ops.temporal_softmax_loss(x, y, mask.astype(np.int64))
+    with pytest.raises(ValueError, match=r"y must be in \[0, 4\)"):
+        ops.temporal_softmax_loss(x, y + 4, mask)
+    with pytest.raises(ValueError, match=r"y must have shape \(2, 3\)"):
+        ops.temporal_softmax_loss(x, y[:, :2], mask)
+
+
+# -- modules and gradient clipping --------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+def test_recurrent_module_matches_ops(rng, cls):
+    module = cls(4, 5, rng=0, dtype=np.float64)
+    x = rng.standard_normal((2, 6, 4))
+    h0 = rng.standard_normal((2, 5))
+    h = module(x, h0)
+    dh = rng.standard_normal(h.shape)
+    dx = module.backward(dh)
+    op = "lstm" if cls is nn.LSTM else "rnn"
+    params = [module.Wx.data, module.Wh.data, module.b.data]
+    expected_h, cache = getattr(ops, f"{op}_forward")(x, h0, *params)
+    grads = getattr(ops, f"{op}_backward")(dh, cache)
+    np.testing.assert_allclose(h, expected_h)
+    for got, want in zip([dx, module.dh0, module.Wx.grad, module.Wh.grad, module.b.grad], grads,
+                         strict=True):
+        np.testing.assert_allclose(got, want)
+    assert module(x).shape == (2, 6, 5)  # h0 defaults to zeros
+
+
+def test_embedding_and_temporal_linear_modules(rng):
+    embed, linear = nn.Embedding(7, 3, rng=0), nn.TemporalLinear(3, 2, rng=0)
+    idx = rng.integers(0, 7, (2, 4))
+    out = linear(embed(idx))
+    assert out.shape == (2, 4, 2) and out.dtype == np.float32
+    assert embed.backward(linear.backward(np.ones_like(out))) is None
+    assert embed.weight.grad.shape == (7, 3) and linear.weight.grad.shape == (3, 2)
+    assert [name for name, _ in embed.named_parameters()] == ["weight"]
+
+
+def test_clip_grad_norm_scales_all_gradients_together():
+    a, b = nn.Parameter(np.zeros(2)), nn.Parameter(np.zeros(1))
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([4.0])  # global norm 5
+    assert optim.clip_grad_norm([a, b], 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(np.concatenate([a.grad, b.grad]), [0.6, 0, 0.8], rtol=1e-5)
+    assert optim.clip_grad_norm([a, b], 10.0) == pytest.approx(1.0, rel=1e-5)  # no change
+    np.testing.assert_allclose(a.grad, [0.6, 0], rtol=1e-5)
+
+
+def test_optimizer_clip_norm_bounds_the_step():
+    p = nn.Parameter(np.zeros(2))
+    p.grad = np.array([300.0, 400.0])
+    optim.SGD([p], lr=1.0, clip_norm=5.0).step()
+    assert np.linalg.norm(p.data) == pytest.approx(5.0, rel=1e-5)
+
+
+# -- GPU ----------------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_lstm_cell_matches_reference(rng, dtype):
+    from course.kernels import gpu
+
+    n, h = 5, 7
+    a = (3 * rng.standard_normal((n, 4 * h))).astype(dtype)
+    prev_c = rng.standard_normal((n, h)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    want = reference.lstm_cell_forward(a, prev_c)
+    got = gpu.lstm_cell_forward(to_device(a, "cuda"), to_device(prev_c, "cuda"))
+    for g, w in zip(got, want, strict=True):
+        assert rel_error(to_host(g), w) < tol
+    args = [rng.standard_normal((n, h)).astype(dtype) for _ in range(2)] + [prev_c, want[2],
+                                                                           want[3]]
+    got = gpu.lstm_cell_backward(*[to_device(v, "cuda") for v in args])
+    for g, w in zip(got, reference.lstm_cell_backward(*args), strict=True):
+        assert rel_error(to_host(g), w) < tol
+
+
+@pytest.mark.gpu
+def test_gpu_lstm_forward_backward_matches_cpu(rng):
+    assert gpu_available()
+    inputs = lstm_inputs(rng, n=2, t=5)
+    h, cache = ops.lstm_forward(*inputs)
+    grads = ops.lstm_backward(np.ones_like(h), cache)
+    h_gpu, cache_gpu = ops.lstm_forward(*[to_device(v, "cuda") for v in inputs])
+    grads_gpu = ops.lstm_backward(to_device(np.ones_like(h), "cuda"), cache_gpu)
+    assert rel_error(to_host(h_gpu), h) < 1e-12
+    for g, w in zip(grads_gpu, grads, strict=True):
+        assert rel_error(to_host(g), w) < 1e-12
