@@ -193,6 +193,9 @@ def measure_first_calls():
 def run_cpu(args):
     import numba
 
+    import course.kernels.cpu  # noqa: F401  chooses Numba's threading layer: import it before
+    # set_num_threads, which starts the default (OpenMP) layer if none is chosen yet
+
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     try:  # numpy's BLAS gets the same thread count (threadpoolctl comes with scikit-learn)
@@ -208,7 +211,8 @@ def run_cpu(args):
         print("PyTorch is not installed: its columns are left empty.")
 
     peak = matmul_gflops(np, args.repeats)
-    print(f"threads: {threads}   clock: {args.clock}   load average: {os.getloadavg()[0]:.1f}   "
+    print(f"threads: {threads} (Numba layer: {numba.threading_layer()})   clock: {args.clock}   "
+          f"load average: {os.getloadavg()[0]:.1f}   "
           f"float32 matmul 2048^3 (numpy BLAS): {peak:.1f} GFLOP/s")
     cold, warm = measure_first_calls()
     print(f"first conv + max-pool call in a fresh process: {cold:.1f} s compiling (empty Numba "

@@ -98,6 +98,39 @@ def test_numba_conv_kernels_match_reference(cfg):
           cfg["dtype"])
 
 
+
+@pytest.mark.parametrize("samples_per_chunk", [1, 2])
+def test_numba_conv_kernels_split_the_batch_into_chunks(rng, monkeypatch, samples_per_chunk):
+    """Batches larger than one chunk (5 samples in chunks of 1, or of 2 + 2 + 1) give the
+    same results as the reference."""
+    from course.kernels.cpu import conv as cpu_conv
+
+    x, w, b = conv_inputs(rng, 5, 2, 3, (7, 6), (3, 2), np.float32)
+    stride, padding = (2, 1), (1, 2)
+    out = reference.conv2d_forward(x, w, b, stride, padding)
+    bytes_per_sample = 2 * 3 * 2 * out.shape[2] * out.shape[3] * x.itemsize
+    monkeypatch.setattr(cpu_conv, "CHUNK_BYTES", samples_per_chunk * bytes_per_sample)
+    close(cpu.conv2d_forward(x, w, b, stride, padding), out, np.float32)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    close(cpu.conv2d_backward_data(dout, w, (7, 6), stride, padding),
+          reference.conv2d_backward_data(dout, w, (7, 6), stride, padding), np.float32)
+    close(cpu.conv2d_backward_weight(dout, x, (3, 2), stride, padding),
+          reference.conv2d_backward_weight(dout, x, (3, 2), stride, padding), np.float32)
+
+
+@pytest.mark.parametrize("n, c", [(0, 2), (2, 0)], ids=["empty-batch", "no-channels"])
+def test_numba_conv_kernels_handle_empty_arrays(rng, n, c):
+    x, w, b = conv_inputs(rng, n, c, 3, (5, 4), (3, 2), np.float32)
+    one = (1, 1)
+    out = reference.conv2d_forward(x, w, b, one, one)
+    np.testing.assert_allclose(cpu.conv2d_forward(x, w, b, one, one), out, rtol=1e-6)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    np.testing.assert_array_equal(cpu.conv2d_backward_data(dout, w, (5, 4), one, one),
+                                  np.zeros_like(x))
+    np.testing.assert_array_equal(cpu.conv2d_backward_weight(dout, x, (3, 2), one, one),
+                                  np.zeros_like(w))
+
+
 def test_conv2d_output_size_formula():
     assert conv_output_size(32, 3, 1, 1) == 32
     assert conv_output_size(7, 3, 2, 1) == 4

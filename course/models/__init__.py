@@ -3,3 +3,5 @@
 from course.models.captioning import CaptioningModel
 from course.models.lenet5 import lenet5
 from course.models.mlp import mlp
+from course.models.resnet import small_resnet
+from course.models.vgg import small_vgg

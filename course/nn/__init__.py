@@ -1,9 +1,11 @@
 """Modules with ``forward``/``backward``, parameters, train/eval and state (Torch7 style)."""
 
 from course.nn.conv import Conv2d, ConvTranspose2d
+from course.nn.dropout import Dropout
 from course.nn.init import he_normal, init_weight, xavier_normal
 from course.nn.layers import ELU, Flatten, LeakyReLU, Linear, OpModule, ReLU, Sigmoid, Tanh
 from course.nn.module import Module, Parameter, Sequential
+from course.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm, Residual
 from course.nn.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from course.nn.receptive_field import receptive_field
 from course.nn.recurrent import LSTM, RNN, Embedding, TemporalLinear

@@ -141,7 +141,8 @@ class Module:
                 raise ValueError(
                     f"{name} has shape {tuple(current.shape)} here but "
                     f"{tuple(np.shape(value))} in the state")
-            holder[key] = to_device(np.asarray(value, dtype=current.dtype), device_of(current))
+            # a copy: the model must never share memory with the dict it was loaded from
+            holder[key] = to_device(np.array(value, dtype=current.dtype), device_of(current))
 
     def to(self, device):
         """Move every parameter, gradient and buffer to ``device`` ("cpu" or "cuda")."""

@@ -19,13 +19,22 @@ from course.ops.activations import (
     tanh_backward,
     tanh_forward,
 )
+from course.ops.batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_state,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
 from course.ops.conv import (
     conv2d_backward,
     conv2d_forward,
     conv_transpose2d_backward,
     conv_transpose2d_forward,
 )
+from course.ops.dropout import dropout_backward, dropout_forward
 from course.ops.embedding import embedding_backward, embedding_forward
+from course.ops.layernorm import layernorm_backward, layernorm_forward
 from course.ops.linear import linear_backward, linear_forward
 from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss
 from course.ops.pool import (

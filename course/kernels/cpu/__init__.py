@@ -1,23 +1,23 @@
 """Numba kernels for the CPU: the default kernel set for numpy arrays.
 
-Numba's ``workqueue`` threading layer is chosen before any parallel kernel runs: the default
-OpenMP layer keeps its threads spinning after a parallel region and starves the BLAS threads
-that the matrix products right after it need (see PERF_NOTES.md).
+``import course`` has already chosen Numba's threading layer (see ``course/__init__.py``).
 """
 
-import numba
-
-numba.config.THREADING_LAYER = "workqueue"
-
-from course.kernels.cpu.conv import (  # noqa: E402  (after the threading layer is chosen)
+from course.kernels.cpu.conv import (
     conv2d_backward_data,
     conv2d_backward_weight,
     conv2d_forward,
 )
-from course.kernels.cpu.pool import (  # noqa: E402
+from course.kernels.cpu.dropout import dropout_backward, dropout_forward
+from course.kernels.cpu.norm import (
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_train_forward,
+)
+from course.kernels.cpu.pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,
     max_pool2d_backward,
     max_pool2d_forward,
 )
-from course.kernels.cpu.recurrent import lstm_cell_backward, lstm_cell_forward  # noqa: E402
+from course.kernels.cpu.recurrent import lstm_cell_backward, lstm_cell_forward

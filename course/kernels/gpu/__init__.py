@@ -6,6 +6,12 @@ from course.kernels.gpu.conv import (
     conv2d_backward_weight,
     conv2d_forward,
 )
+from course.kernels.gpu.dropout import dropout_backward, dropout_forward
+from course.kernels.gpu.norm import (
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_train_forward,
+)
 from course.kernels.gpu.pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,

@@ -9,6 +9,12 @@ from course.kernels.reference.conv import (
     conv2d_backward_weight,
     conv2d_forward,
 )
+from course.kernels.reference.dropout import dropout_backward, dropout_forward
+from course.kernels.reference.norm import (
+    batchnorm_backward,
+    batchnorm_eval_forward,
+    batchnorm_train_forward,
+)
 from course.kernels.reference.pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,
