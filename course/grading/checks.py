@@ -609,4 +609,7 @@ def check(name, *functions, seed=0, **options):
 
 
 # Each assignment's checks live in their own module, which registers them when imported.
-from course.grading import a1_backprop, a2_convnets  # noqa: E402, F401
+import course.grading.a1_backprop  # noqa: E402, F401
+import course.grading.a2_convnets  # noqa: E402, F401
+import course.grading.a3_regularization  # noqa: E402, F401
+import course.grading.a4_captioning  # noqa: E402, F401
