@@ -188,7 +188,7 @@ def plot_captions(images, captions, ncols=4):
     labels = ["\n".join(textwrap.fill(f"{name}: {texts[i]}", 34)
                          for name, texts in captions.items()) for i in range(n)]
     lines = max(label.count("\n") + 1 for label in labels)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, (3.0 + 0.15 * lines) * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, (3.3 + 0.19 * lines) * nrows),
                              squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         if i >= n:
