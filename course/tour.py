@@ -81,16 +81,16 @@ def tour_resnet(out, device="cpu"):
                             transform=crop_and_flip(2))
 
 
-def tour_captioning(out, device="cpu", seconds=150):
-    """The LSTM captioning model on generated scenes, trained for ``seconds``; prints corpus
-    BLEU on held-out images and saves some test images with their captions (lectures 7-8)."""
+def tour_captioning(out, device="cpu"):
+    """The LSTM captioning model on generated scenes; prints corpus BLEU on held-out images
+    and saves some test images with their captions (lectures 7-8)."""
     start = time.perf_counter()
     folder = Path(out) / "captioning"
     folder.mkdir(parents=True, exist_ok=True)
     data = load_shape_captions(n_train=10000, n_val=0, n_test=500, seed=0)
     model = CaptioningModel(data["word_to_idx"], wordvec_dim=64, hidden_dim=128, rng=0)
     optimizer = optim.Adam(model.parameters(), lr=2e-3, clip_norm=5.0)
-    result = train_captioner(model, optimizer, data, seconds=seconds, seed=0)
+    result = train_captioner(model, optimizer, data, epochs=6, seed=0)
     bleu, hypotheses, _ = caption_bleu(model, data["test_images"], data["test_captions"],
                                        data["test_image_idxs"], data["idx_to_word"])
     titles = ["\n".join(_wrap(hypotheses[i])) for i in range(8)]
