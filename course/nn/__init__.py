@@ -3,7 +3,17 @@
 from course.nn.conv import Conv2d, ConvTranspose2d
 from course.nn.dropout import Dropout
 from course.nn.init import he_normal, init_weight, xavier_normal
-from course.nn.layers import ELU, Flatten, LeakyReLU, Linear, OpModule, ReLU, Sigmoid, Tanh
+from course.nn.layers import (
+    ELU,
+    AffineOpModule,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    OpModule,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from course.nn.module import Module, Parameter, Sequential
 from course.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm, Residual
 from course.nn.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d

@@ -8,14 +8,12 @@ import numpy as np
 
 from course import ops
 from course.nn.init import init_weight
-from course.nn.module import Module, Parameter
+from course.nn.layers import AffineOpModule
+from course.nn.module import Parameter
 from course.ops.checks import check_int_pair, check_positive_int
 
 
-class _ConvBase(Module):
-    forward_op = None
-    backward_op = None
-
+class _ConvBase(AffineOpModule):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
         super().__init__()
         check_positive_int("in_channels", in_channels)
@@ -24,18 +22,9 @@ class _ConvBase(Module):
         self.kernel_size = check_int_pair("kernel_size", kernel_size, 1)
         self.stride = check_int_pair("stride", stride, 1)
         self.padding = check_int_pair("padding", padding, 0)
-        self.cache = None
 
-    def forward(self, x):
-        out, self.cache = type(self).forward_op(x, self.weight.data, self.bias.data,
-                                                self.stride, self.padding)
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = type(self).backward_op(dout, self.cache)
-        return dx
+    def op_params(self):
+        return {"stride": self.stride, "padding": self.padding}
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

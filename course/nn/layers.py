@@ -75,7 +75,36 @@ class ELU(OpModule):
         super().__init__(alpha=alpha)
 
 
-class Linear(Module):
+class AffineOpModule(Module):
+    """A module with a ``weight`` and a ``bias`` that wraps one op pair.
+
+    ``forward(x)`` calls ``forward_op(x, weight, bias, **self.op_params())`` and keeps the
+    cache; ``backward(dout)`` stores the op's weight and bias gradients in ``weight.grad`` and
+    ``bias.grad`` and returns the gradient of x. Subclasses create ``self.weight`` and
+    ``self.bias`` and, when their op takes more arguments, override ``op_params``.
+    """
+
+    forward_op = None
+    backward_op = None
+    cache = None
+
+    def op_params(self):
+        """Keyword arguments of ``forward_op`` besides x, weight and bias."""
+        return {}
+
+    def forward(self, x):
+        out, self.cache = type(self).forward_op(x, self.weight.data, self.bias.data,
+                                                **self.op_params())
+        return out
+
+    def backward(self, dout):
+        if self.cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dx, self.weight.grad, self.bias.grad = type(self).backward_op(dout, self.cache)
+        return dx
+
+
+class Linear(AffineOpModule):
     """``out = x @ weight + bias`` (lecture 1); x (N, in_features) or (N, ...), out (N, M).
 
     Args:
@@ -84,23 +113,15 @@ class Linear(Module):
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
 
+    forward_op = staticmethod(ops.linear_forward)
+    backward_op = staticmethod(ops.linear_backward)
+
     def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(init_weight((in_features, out_features), in_features,
                                             out_features, init, rng, dtype))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype))
-        self.cache = None
-
-    def forward(self, x):
-        out, self.cache = ops.linear_forward(x, self.weight.data, self.bias.data)
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError("Linear.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = ops.linear_backward(dout, self.cache)
-        return dx
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}"

@@ -9,14 +9,12 @@ the running statistics lands directly in the buffers.
 import numpy as np
 
 from course import ops
+from course.nn.layers import AffineOpModule
 from course.nn.module import Module, Parameter
 from course.ops.checks import check_number, check_positive_int
 
 
-class _BatchNorm(Module):
-    forward_op = None
-    backward_op = None
-
+class _BatchNorm(AffineOpModule):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
         check_positive_int("num_features", num_features)
@@ -27,19 +25,10 @@ class _BatchNorm(Module):
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
         for name, value in ops.batchnorm_state(num_features, dtype).items():
             self.register_buffer(name, value)
-        self.cache = None
 
-    def forward(self, x):
-        out, self.cache = type(self).forward_op(
-            x, self.weight.data, self.bias.data, self._buffers, train=self.training,
-            momentum=self.momentum, eps=self.eps)
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = type(self).backward_op(dout, self.cache)
-        return dx
+    def op_params(self):
+        return {"state": self._buffers, "train": self.training, "momentum": self.momentum,
+                "eps": self.eps}
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
@@ -65,13 +54,16 @@ class BatchNorm2d(_BatchNorm):
     backward_op = staticmethod(ops.spatial_batchnorm_backward)
 
 
-class LayerNorm(Module):
+class LayerNorm(AffineOpModule):
     """Layer norm over the last dimension: x (N, D) or (N, T, D), ``normalized_shape`` = D.
 
     Args:
         normalized_shape: D, or a 1-tuple (D,). eps: added to the variance.
         dtype: of ``weight`` and ``bias``.
     """
+
+    forward_op = staticmethod(ops.layernorm_forward)
+    backward_op = staticmethod(ops.layernorm_backward)
 
     def __init__(self, normalized_shape, eps=1e-5, dtype=np.float32):
         super().__init__()
@@ -85,17 +77,9 @@ class LayerNorm(Module):
         self.normalized_shape, self.eps = normalized_shape, eps
         self.weight = Parameter(np.ones(normalized_shape, dtype=dtype))
         self.bias = Parameter(np.zeros(normalized_shape, dtype=dtype))
-        self.cache = None
 
-    def forward(self, x):
-        out, self.cache = ops.layernorm_forward(x, self.weight.data, self.bias.data, self.eps)
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError("LayerNorm.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = ops.layernorm_backward(dout, self.cache)
-        return dx
+    def op_params(self):
+        return {"eps": self.eps}
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}"

@@ -10,6 +10,7 @@ import numpy as np
 from course import ops
 from course.backend import get_array_module
 from course.nn.init import make_rng
+from course.nn.layers import AffineOpModule
 from course.nn.module import Module, Parameter
 
 
@@ -99,8 +100,11 @@ class LSTM(_Recurrent):
     backward_op = staticmethod(ops.lstm_backward)
 
 
-class TemporalLinear(Module):
+class TemporalLinear(AffineOpModule):
     """The same affine map at every step: (N, T, in_features) -> (N, T, out_features)."""
+
+    forward_op = staticmethod(ops.temporal_linear_forward)
+    backward_op = staticmethod(ops.temporal_linear_backward)
 
     def __init__(self, in_features, out_features, rng=None, dtype=np.float32):
         super().__init__()
@@ -108,17 +112,6 @@ class TemporalLinear(Module):
         w = make_rng(rng).standard_normal((in_features, out_features)) / np.sqrt(in_features)
         self.weight = Parameter(w.astype(dtype))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype))
-        self.cache = None
-
-    def forward(self, x):
-        out, self.cache = ops.temporal_linear_forward(x, self.weight.data, self.bias.data)
-        return out
-
-    def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError("TemporalLinear.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = ops.temporal_linear_backward(dout, self.cache)
-        return dx
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}"
