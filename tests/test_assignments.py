@@ -264,3 +264,20 @@ def test_autograde_scores(course, assignment):
     assert scores.pop("solution") == 100
     assert scores.pop("blank") == 0
     assert all(score < 100 for score in scores.values()), scores
+
+
+def test_self_check_refuses_the_library_op_handed_in_directly():
+    # `from course.ops import relu_forward` as the "answer" must fail the self-check, as it
+    # scores zero in grading (where course.ops cannot be imported).
+    from course import ops
+    from course.grading import check
+
+    with pytest.raises(AssertionError, match="library's own solution"):
+        check("a1.relu_forward", ops.relu_forward)
+    assert ops.relu_forward.__name__ == "relu_forward"  # restored afterwards
+
+    def my_relu(x):
+        return ops.relu_forward(x)  # calling through it is refused the same way
+
+    with pytest.raises(AssertionError, match="library's own solution"):
+        check("a1.relu_forward", my_relu)
