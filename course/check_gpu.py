@@ -1,0 +1,354 @@
+"""``python -m course.check_gpu``: the one command that verifies the GPU backend (GPU lecture).
+
+On a machine with CuPy and a CUDA device it checks, printing one PASS or FAIL line per check:
+
+1. kernels: every kernel of ``course.kernels.gpu`` against ``course.kernels.reference`` on the
+   host copy of random inputs (odd sizes, strides, padding, batch of 1), float64 and float32;
+2. gradients: every op of ``course.ops`` in float64 with its inputs on the GPU;
+3. training: one epoch of LeNet-5 on the 32x32 digits, on the CPU and on the GPU from one seed;
+4. speed (unless ``--no-bench``): the conv table of ``benchmarks/bench_conv.py --device cuda``
+   and LeNet-5 training throughput, GPU vs Numba CPU.
+
+Without CuPy or a CUDA device it says what is missing and exits 0. Exit status 1 if a check
+failed. The checks take the kernel set and the device as arguments, so that the tests can run
+them on the CPU with the Numba kernels standing in for the GPU ones.
+"""
+
+import argparse
+import functools
+import inspect
+import itertools
+import time
+
+import numpy as np
+
+from course import ops, optim
+from course.backend import require_cupy, to_device, to_host
+from course.data import DataLoader, load_digits
+from course.gradcheck import check_loss, check_op, rel_error
+from course.kernels import reference
+from course.kernels.shapes import conv_output_size
+from course.models import lenet5
+from course.train import Trainer
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}  # largest rel_error against the reference
+GRAD_TOLERANCE = 1e-6                             # float64 gradient checks, as in the tests
+LOSS_STEPS_COMPARED = 10                          # LeNet-5 steps whose losses must agree
+LOSS_TOLERANCE = 1e-3                             # on those steps (float32 training)
+
+
+def report(ok, label, detail=""):
+    """Print one PASS/FAIL line and return ``ok``."""
+    print(f"{'PASS' if ok else 'FAIL'}  {label}  {detail}".rstrip(), flush=True)
+    return ok
+
+
+def checked(label, check):
+    """Run ``check() -> (ok, detail)``; an exception is a FAIL that names it."""
+    try:
+        ok, detail = check()
+    except Exception as error:  # a broken kernel must not stop the other checks
+        ok, detail = False, f"raised {type(error).__name__}: {error}"
+    return report(ok, label, detail)
+
+
+def on(device, value):
+    """``value`` with its arrays moved to ``device`` (tuples and dicts such as batch-norm state)."""
+    if isinstance(value, np.ndarray):
+        return to_device(value, device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(on(device, v) for v in value)
+    if isinstance(value, dict):
+        return {key: on(device, v) for key, v in value.items()}
+    return value
+
+
+def host(value):
+    """``value`` (an array or a tuple of arrays) copied to numpy."""
+    if isinstance(value, (tuple, list)):
+        return tuple(to_host(v) for v in value)
+    return to_host(value)
+
+
+# -- 1. kernels against the reference --------------------------------------------------------
+
+def kernel_names():
+    """The kernel functions of ``course.kernels.reference``: every kernel set has these names."""
+    return sorted(name for name, value in vars(reference).items()
+                  if inspect.isfunction(value) and not name.startswith("_"))
+
+
+# (N, C, H, W, F, kernel, stride, padding) and (N, C, H, W, kernel, stride): odd, strided, N = 1
+CONV_GEOMETRIES = [(1, 3, 7, 9, 4, (3, 3), (1, 1), (1, 1)),
+                   (2, 2, 8, 5, 3, (3, 2), (2, 2), (0, 1)),
+                   (3, 1, 11, 6, 2, (5, 3), (2, 1), (2, 0))]
+POOL_GEOMETRIES = [(1, 2, 7, 9, (2, 2), (2, 2)),
+                   (2, 3, 8, 5, (3, 2), (1, 2)),
+                   (3, 1, 6, 6, (3, 3), (3, 3))]
+NORM_SHAPES = [(1, 3, 7), (5, 4, 1), (2, 3, 10)]  # (N, C, L)
+LSTM_SHAPES = [(1, 3), (4, 5)]                      # (N, H)
+
+
+def kernel_cases(rng, dtype):
+    """``{kernel name: [argument tuples]}`` of host arrays in ``dtype`` for every kernel."""
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    cases = {}
+    for n, c, h, w, f, k, s, p in CONV_GEOMETRIES:
+        x, weight = normal(n, c, h, w), normal(f, c, *k)
+        dout = normal(n, f, conv_output_size(h, k[0], s[0], p[0]),
+                      conv_output_size(w, k[1], s[1], p[1]))
+        cases.setdefault("conv2d_forward", []).append((x, weight, normal(f), s, p))
+        cases.setdefault("conv2d_backward_data", []).append((dout, weight, (h, w), s, p))
+        cases.setdefault("conv2d_backward_weight", []).append((dout, x, k, s, p))
+    for n, c, h, w, k, s in POOL_GEOMETRIES:
+        x = normal(n, c, h, w)
+        out, argmax = reference.max_pool2d_forward(x, k, s)
+        dout = normal(*out.shape)
+        cases.setdefault("max_pool2d_forward", []).append((x, k, s))
+        cases.setdefault("max_pool2d_backward", []).append((dout, argmax, (h, w), k, s))
+        cases.setdefault("avg_pool2d_forward", []).append((x, k, s))
+        cases.setdefault("avg_pool2d_backward", []).append((dout, (h, w), k, s))
+    for shape in NORM_SHAPES:
+        x, dout = normal(*shape) * 2 + 1, normal(*shape)
+        gamma, beta = normal(shape[1]), normal(shape[1])
+        mean, inv_std = normal(shape[1]), rng.uniform(0.5, 2, shape[1]).astype(dtype)
+        cases.setdefault("batchnorm_train_forward", []).append((x, gamma, beta, 1e-5))
+        cases.setdefault("batchnorm_eval_forward", []).append((x, mean, inv_std, gamma, beta))
+        cases.setdefault("batchnorm_backward", []).extend(
+            (dout, x, mean, inv_std, gamma, train) for train in (True, False))
+    for p in (0.0, 0.3, 0.8):
+        x = normal(64, 33)
+        cases.setdefault("dropout_forward", []).append((x, p, 7))  # 7 seeds a fresh Generator
+        cases.setdefault("dropout_backward", []).append((normal(64, 33), x > 0, p))
+    for n, h in LSTM_SHAPES:
+        a, prev_c = normal(n, 4 * h) * 2, normal(n, h)
+        _, _, gates, tanh_c = reference.lstm_cell_forward(a, prev_c)
+        cases.setdefault("lstm_cell_forward", []).append((a, prev_c))
+        cases.setdefault("lstm_cell_backward", []).append(
+            (normal(n, h), normal(n, h), prev_c, gates, tanh_c))
+    return cases
+
+
+def compare_kernel(kernels, device, name, args):
+    """Largest rel_error between ``kernels.name`` on ``device`` and the reference on the host."""
+    expected = getattr(reference, name)(*args)
+    got = getattr(kernels, name)(*on(device, args))
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    if len(got) != len(expected):
+        raise ValueError(f"returned {len(got)} arrays, the reference {len(expected)}")
+    for g, e in zip(got, expected, strict=True):
+        if g.shape != e.shape or g.dtype != e.dtype:
+            raise ValueError(f"returned {g.dtype} {g.shape}, the reference {e.dtype} {e.shape}")
+    return max(rel_error(host(g), e) for g, e in zip(got, expected, strict=True))
+
+
+def compare_dropout(kernels, device, name, args):
+    """The fast kernel draws its own mask: check its output against the reference's scaling of
+    ``x`` through that same mask, and that it keeps about a fraction 1 - p of the values."""
+    x, p, seed = args
+    out, keep = host(kernels.dropout_forward(on(device, x), p, np.random.default_rng(seed)))
+    kept, spread = keep.mean(), 5 * np.sqrt(p * (1 - p) / x.size) + 1e-12
+    if abs(kept - (1 - p)) > spread:
+        raise ValueError(f"kept {kept:.3f} of the values, expected {1 - p:.3f} +- {spread:.3f}")
+    return rel_error(out, reference.dropout_backward(x, keep, p))
+
+
+COMPARE = {"dropout_forward": compare_dropout}  # the others: compare_kernel
+
+
+def check_kernels(kernels, device, seed=0):
+    """Section 1: every kernel against the reference in float64 and float32; True if all pass."""
+    results = []
+    for dtype in (np.float64, np.float32):
+        cases = kernel_cases(np.random.default_rng(seed), dtype)
+        for name in kernel_names():
+            def check(name=name, cases=cases, dtype=dtype):
+                compare = COMPARE.get(name, compare_kernel)
+                error = max(compare(kernels, device, name, args) for args in cases[name])
+                return error <= TOLERANCE[dtype], f"rel error {error:.1e}"
+            results.append(checked(f"kernel {name} {np.dtype(dtype).name}", check))
+    return all(results)
+
+
+# -- 2. gradient checks on the device --------------------------------------------------------
+
+def check_op_on(device, forward, backward, inputs, params=None):
+    """``check_op`` with every forward and backward pass run on ``device``.
+
+    The inputs stay on the host, where ``check_op`` perturbs them in place; each forward pass
+    gets a fresh device copy and hands its outputs back to the host.
+    """
+    @functools.wraps(forward)  # keeps the parameter names for check_op's messages
+    def forward_on_device(*args, **kwargs):
+        out, cache = forward(*on(device, args), **kwargs)
+        return host(out), cache
+
+    def backward_on_device(dout, cache):
+        return backward(on(device, dout), cache)
+
+    return check_op(forward_on_device, backward_on_device, inputs, params, tol=GRAD_TOLERANCE)
+
+
+def check_loss_on(device, loss_fn, scores, *args):
+    """``check_loss`` with every call of ``loss_fn`` run on ``device``."""
+    def loss_on_device(s, *rest):
+        loss, dscores = loss_fn(*on(device, (s, *rest)))
+        return float(loss), to_host(dscores)
+
+    return check_loss(loss_on_device, scores, *args, tol=GRAD_TOLERANCE)
+
+
+def op_cases(rng):
+    """``[(label, forward, backward, inputs, params)]`` in float64: every op of ``course.ops``."""
+    def normal(*shape):
+        return rng.standard_normal(shape)
+
+    def away_from_zero(*shape):  # no input near the kink of ReLU and friends
+        return rng.uniform(0.1, 1, shape) * rng.choice([-1, 1], shape)
+
+    def tie_free(*shape):  # distinct values one apart: no ties in max pooling
+        return rng.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2
+
+    def bn_state(c):
+        state = ops.batchnorm_state(c, np.float64)
+        state["running_mean"][:], state["running_var"][:] = normal(c), rng.uniform(0.5, 2, c)
+        return state
+
+    n, t, d, h = 2, 4, 3, 5
+    lstm = [normal(n, t, d), normal(n, h), normal(d, 4 * h) * .5, normal(h, 4 * h) * .5,
+            normal(4 * h) * .5]
+    rnn = [*lstm[:2], lstm[2][:, :h], lstm[3][:, :h], lstm[4][:h]]
+    cases = [("linear", [normal(3, 4), normal(4, 5), normal(5)], {}),
+             ("relu", [away_from_zero(3, 4)], {}),
+             ("sigmoid", [normal(3, 4)], {}),
+             ("tanh", [normal(3, 4)], {}),
+             ("leaky_relu", [away_from_zero(3, 4)], {"alpha": 0.1}),
+             ("elu", [away_from_zero(3, 4)], {"alpha": 1.7}),
+             ("layernorm", [normal(4, 5) * 2 + 1, normal(5), normal(5)], {"eps": 1e-3}),
+             ("dropout", [normal(3, 4, 5), 0.3], {"rng": 7}),
+             ("conv2d", [normal(2, 3, 7, 6), normal(4, 3, 3, 2), normal(4)],
+              {"stride": (2, 1), "padding": 1}),
+             ("conv_transpose2d", [normal(2, 3, 4, 3), normal(3, 2, 3, 3), normal(2)],
+              {"stride": 2, "padding": (1, 0)}),
+             ("max_pool2d", [tie_free(1, 2, 7, 5)], {"size": 3, "stride": 2}),
+             ("avg_pool2d", [normal(2, 2, 5, 6)], {"size": (3, 1), "stride": 1}),
+             ("global_avg_pool2d", [normal(2, 3, 5, 4)], {}),
+             ("embedding", [np.array([[0, 2, 2, 4], [4, 4, 1, 0]]), normal(6, 3)], {}),
+             ("temporal_linear", [normal(2, 5, 4), normal(4, 3), normal(3)], {}),
+             ("rnn_step", [lstm[0][:, 0], *rnn[1:]], {}),
+             ("rnn", rnn, {}),
+             ("lstm_step", [lstm[0][:, 0], lstm[1], normal(n, h), *lstm[2:]], {}),
+             ("lstm", lstm, {})]
+    for train in (True, False):
+        cases.append(("batchnorm", [normal(6, 4), normal(4), normal(4), bn_state(4)],
+                      {"train": train}))
+        cases.append(("spatial_batchnorm", [normal(3, 2, 4, 5), normal(2), normal(2),
+                                            bn_state(2)], {"train": train}))
+    return [(name, getattr(ops, f"{name}_forward"), getattr(ops, f"{name}_backward"), inputs,
+             params) for name, inputs, params in cases]
+
+
+def loss_cases(rng):
+    """``[(loss function, scores, *other arguments)]`` in float64: every ``*_loss`` op."""
+    mask = np.arange(6)[None, :] < np.array([[6], [3], [1]])  # captions of different lengths
+    return [(ops.softmax_loss, rng.standard_normal((6, 5)), rng.integers(0, 5, 6)),
+            (ops.svm_loss, rng.standard_normal((6, 5)), rng.integers(0, 5, 6)),
+            (ops.mse_loss, rng.standard_normal((4, 3)), rng.standard_normal((4, 3))),
+            (ops.temporal_softmax_loss, rng.standard_normal((3, 6, 7)),
+             rng.integers(0, 7, (3, 6)), mask)]
+
+
+def check_gradients(device, seed=0):
+    """Section 2: gradient-check every op and loss in float64 on ``device``; True if all pass."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for name, forward, backward, inputs, params in op_cases(rng):
+        def check(forward=forward, backward=backward, inputs=inputs, params=params):
+            errors = check_op_on(device, forward, backward, inputs, params)
+            return True, f"largest rel error {max(errors.values()):.1e}"
+        label = f"gradient {name}" + (f" train={params['train']}" if "train" in params else "")
+        results.append(checked(label, check))
+    for loss_fn, *args in loss_cases(rng):
+        results.append(checked(f"gradient {loss_fn.__name__}", lambda loss_fn=loss_fn, args=args: (
+            True, f"rel error {check_loss_on(device, loss_fn, *args):.1e}")))
+    return all(results)
+
+
+# -- 3. LeNet-5 training, CPU against GPU ----------------------------------------------------
+
+def lenet_epoch(device, steps=None, seed=0):
+    """Train LeNet-5 on the 32x32 digits for one epoch (or ``steps`` steps) on ``device``.
+
+    Returns the per-step losses, the number of images and the seconds the steps took.
+    """
+    data = load_digits(size=32)
+    model = lenet5(rng=seed)
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=2e-3), device=device,
+                      progress=False)
+    loader = DataLoader(data["X_train"], data["y_train"], batch_size=64, shuffle=True, seed=seed)
+    losses, images, start = [], 0, time.perf_counter()
+    for xb, yb in itertools.islice(loader, steps):
+        losses.append(trainer.train_step(xb, yb)[0])  # float(loss) waits for the GPU
+        images += len(xb)
+    return np.array(losses), images, time.perf_counter() - start
+
+
+def check_training(device, steps=None, seed=0):
+    """Section 3: the first steps' losses on ``device`` match the CPU's; True if they do."""
+    def check():
+        cpu, gpu = lenet_epoch("cpu", steps, seed)[0], lenet_epoch(device, steps, seed)[0]
+        diff = np.abs(cpu - gpu)
+        first = diff[:LOSS_STEPS_COMPARED].max()
+        return first <= LOSS_TOLERANCE, (
+            f"{len(diff)} steps; max |loss difference| {first:.1e} over the first "
+            f"{min(len(diff), LOSS_STEPS_COMPARED)} steps, {diff.max():.1e} over all; final "
+            f"loss cpu {cpu[-1]:.4f} gpu {gpu[-1]:.4f}")
+    return checked("training LeNet-5 one epoch, CPU vs GPU losses", check)
+
+
+# -- 4. speed ---------------------------------------------------------------------------------
+
+def benchmark():
+    """Section 4: the conv table of ``benchmarks/bench_conv.py --device cuda`` and LeNet-5
+    training throughput in images/s (second epoch, after compiling), GPU vs Numba CPU."""
+    try:
+        from benchmarks import bench_conv
+    except ImportError:
+        print("conv benchmark skipped: benchmarks/bench_conv.py imports only from the repo root")
+    else:
+        bench_conv.run_cuda(argparse.Namespace(repeats=7))
+    for device, name in (("cpu", "Numba CPU"), ("cuda", "GPU")):
+        lenet_epoch(device)  # compiles the kernels
+        _, images, seconds = lenet_epoch(device)
+        print(f"LeNet-5 training, batch 64, {name}: {images / seconds:.0f} images/s")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-bench", action="store_true", help="skip the speed section")
+    args = parser.parse_args(argv)
+    try:
+        require_cupy()
+    except RuntimeError as missing:
+        print(f"SKIPPED every GPU check: {missing}")
+        return 0
+    from course.kernels import gpu
+
+    print("== 1. GPU kernels vs the reference")
+    ok = check_kernels(gpu, "cuda")
+    print("== 2. gradient checks of every op on the GPU (float64)")
+    ok &= check_gradients("cuda")
+    print("== 3. LeNet-5 training, CPU vs GPU")
+    ok &= check_training("cuda")
+    if not args.no_bench:
+        print("== 4. speed")
+        benchmark()
+    print("all checks PASSED" if ok else "some checks FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
