@@ -23,7 +23,7 @@ _cpu_kernel_set = "numba"
 
 
 def cupy_or_none():
-    """Return the ``cupy`` module if it imports and sees a CUDA device, else None."""
+    """Return the ``cupy`` module if it imports and sees a CUDA device, else None (lecture 1)."""
     try:
         import cupy
     except ImportError:
@@ -37,12 +37,12 @@ def cupy_or_none():
 
 
 def gpu_available():
-    """True when CuPy is installed and a CUDA device is visible."""
+    """True when CuPy is installed and a CUDA device is visible (lecture 1)."""
     return cupy_or_none() is not None
 
 
 def require_cupy():
-    """Return ``cupy`` or raise a RuntimeError that says what is missing."""
+    """Return ``cupy`` or raise a RuntimeError that says what is missing (lecture 1)."""
     try:
         import cupy
     except ImportError:
@@ -56,12 +56,13 @@ def require_cupy():
 
 
 def is_cupy_array(x):
-    """True for a ``cupy.ndarray``; checked without importing CuPy."""
+    """True for a ``cupy.ndarray``; checked without importing CuPy (lecture 1)."""
     return type(x).__module__.split(".")[0] == "cupy"
 
 
 def get_array_module(*arrays):
-    """Return ``cupy`` if any argument is a CuPy array, else ``numpy`` (as Chainer and CuPy do)."""
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy`` (as Chainer and CuPy do)
+    (lecture 1)."""
     for x in arrays:
         if is_cupy_array(x):
             import cupy
@@ -71,12 +72,13 @@ def get_array_module(*arrays):
 
 
 def device_of(x):
-    """``"cuda"`` for a CuPy array, ``"cpu"`` otherwise."""
+    """``"cuda"`` for a CuPy array, ``"cpu"`` otherwise (lecture 1)."""
     return "cuda" if is_cupy_array(x) else "cpu"
 
 
 def to_device(x, device):
-    """Return ``x`` on ``device`` (``"cpu"`` or ``"cuda"``); no copy if it is already there."""
+    """Return ``x`` on ``device`` (``"cpu"`` or ``"cuda"``); no copy if it is already there
+    (lecture 1)."""
     if device == "cpu":
         return to_host(x)
     if device in ("cuda", "gpu"):
@@ -87,21 +89,21 @@ def to_device(x, device):
 
 
 def to_host(x):
-    """Return ``x`` as a numpy array (copies a CuPy array to host memory)."""
+    """Return ``x`` as a numpy array (copies a CuPy array to host memory) (lecture 1)."""
     if is_cupy_array(x):
         return x.get()
     return np.asarray(x)
 
 
 def kernel_set_name(*arrays):
-    """Name of the kernel set that ops use for these arrays."""
+    """Name of the kernel set that ops use for these arrays (lecture 1)."""
     if any(is_cupy_array(x) for x in arrays):
         return "cupy"
     return _cpu_kernel_set
 
 
 def kernels_for(*arrays):
-    """Return the kernel module (reference, cpu or gpu) for these arrays.
+    """Return the kernel module (reference, cpu or gpu) for these arrays (lecture 1).
 
     Every kernel module exposes the same function names with the same signatures, so an op
     calls ``kernels_for(x).conv2d_forward(...)`` and runs on whichever device ``x`` lives.
@@ -111,7 +113,7 @@ def kernels_for(*arrays):
 
 @contextlib.contextmanager
 def use(kernel_set):
-    """Run the ops on numpy arrays with another kernel set inside a ``with`` block.
+    """Run the ops on numpy arrays with another kernel set inside a ``with`` block (lecture 1).
 
     >>> with use("reference"):
     ...     out, cache = ops.conv2d_forward(x, w, b)   # the naive loops

@@ -38,13 +38,13 @@ LOSS_TOLERANCE = 1e-3                             # on those steps (float32 trai
 
 
 def report(ok, label, detail=""):
-    """Print one PASS/FAIL line and return ``ok``."""
+    """Print one PASS/FAIL line and return ``ok`` (GPU backend)."""
     print(f"{'PASS' if ok else 'FAIL'}  {label}  {detail}".rstrip(), flush=True)
     return ok
 
 
 def checked(label, check):
-    """Run ``check() -> (ok, detail)``; an exception is a FAIL that names it."""
+    """Run ``check() -> (ok, detail)``; an exception is a FAIL that names it (GPU backend)."""
     try:
         ok, detail = check()
     except Exception as error:  # a broken kernel must not stop the other checks
@@ -53,7 +53,8 @@ def checked(label, check):
 
 
 def on(device, value):
-    """``value`` with its arrays moved to ``device`` (tuples and dicts such as batch-norm state)."""
+    """``value`` with its arrays moved to ``device`` (tuples and dicts such as batch-norm state)
+    (GPU backend)."""
     if isinstance(value, np.ndarray):
         return to_device(value, device)
     if isinstance(value, (tuple, list)):
@@ -64,7 +65,7 @@ def on(device, value):
 
 
 def host(value):
-    """``value`` (an array or a tuple of arrays) copied to numpy."""
+    """``value`` (an array or a tuple of arrays) copied to numpy (GPU backend)."""
     if isinstance(value, (tuple, list)):
         return tuple(to_host(v) for v in value)
     return to_host(value)
@@ -73,7 +74,8 @@ def host(value):
 # -- 1. kernels against the reference --------------------------------------------------------
 
 def kernel_names():
-    """The kernel functions of ``course.kernels.reference``: every kernel set has these names."""
+    """The kernel functions of ``course.kernels.reference`` (GPU backend): every kernel set has
+    these names."""
     return sorted(name for name, value in vars(reference).items()
                   if inspect.isfunction(value) and not name.startswith("_"))
 
@@ -90,7 +92,8 @@ LSTM_SHAPES = [(1, 3), (4, 5)]                      # (N, H)
 
 
 def kernel_cases(rng, dtype):
-    """``{kernel name: [argument tuples]}`` of host arrays in ``dtype`` for every kernel."""
+    """``{kernel name: [argument tuples]}`` of host arrays in ``dtype`` for every kernel
+    (GPU backend)."""
     def normal(*shape):
         return rng.standard_normal(shape).astype(dtype)
 
@@ -132,7 +135,8 @@ def kernel_cases(rng, dtype):
 
 
 def compare_kernel(kernels, device, name, args):
-    """Largest rel_error between ``kernels.name`` on ``device`` and the reference on the host."""
+    """Largest rel_error between ``kernels.name`` on ``device`` and the reference on the host
+    (GPU backend)."""
     expected = getattr(reference, name)(*args)
     got = getattr(kernels, name)(*on(device, args))
     expected = expected if isinstance(expected, tuple) else (expected,)
@@ -146,8 +150,9 @@ def compare_kernel(kernels, device, name, args):
 
 
 def compare_dropout(kernels, device, name, args):
-    """The fast kernel draws its own mask: check its output against the reference's scaling of
-    ``x`` through that same mask, and that it keeps about a fraction 1 - p of the values."""
+    """The fast kernel draws its own mask (GPU backend): check its output against the reference's
+    scaling of ``x`` through that same mask, and that it keeps about a fraction 1 - p of the
+    values."""
     x, p, seed = args
     out, keep = host(kernels.dropout_forward(on(device, x), p, np.random.default_rng(seed)))
     kept, spread = keep.mean(), 5 * np.sqrt(p * (1 - p) / x.size) + 1e-12
@@ -160,7 +165,8 @@ COMPARE = {"dropout_forward": compare_dropout}  # the others: compare_kernel
 
 
 def check_kernels(kernels, device, seed=0):
-    """Section 1: every kernel against the reference in float64 and float32; True if all pass."""
+    """Section 1 (GPU backend): every kernel against the reference in float64 and float32; True if
+    all pass."""
     results = []
     for dtype in (np.float64, np.float32):
         cases = kernel_cases(np.random.default_rng(seed), dtype)
@@ -176,7 +182,7 @@ def check_kernels(kernels, device, seed=0):
 # -- 2. gradient checks on the device --------------------------------------------------------
 
 def check_op_on(device, forward, backward, inputs, params=None):
-    """``check_op`` with every forward and backward pass run on ``device``.
+    """``check_op`` with every forward and backward pass run on ``device`` (GPU backend).
 
     The inputs stay on the host, where ``check_op`` perturbs them in place; each forward pass
     gets a fresh device copy and hands its outputs back to the host.
@@ -193,7 +199,7 @@ def check_op_on(device, forward, backward, inputs, params=None):
 
 
 def check_loss_on(device, loss_fn, scores, *args):
-    """``check_loss`` with every call of ``loss_fn`` run on ``device``."""
+    """``check_loss`` with every call of ``loss_fn`` run on ``device`` (GPU backend)."""
     def loss_on_device(s, *rest):
         loss, dscores = loss_fn(*on(device, (s, *rest)))
         return float(loss), to_host(dscores)
@@ -202,7 +208,8 @@ def check_loss_on(device, loss_fn, scores, *args):
 
 
 def op_cases(rng):
-    """``[(label, forward, backward, inputs, params)]`` in float64: every op of ``course.ops``."""
+    """``[(label, forward, backward, inputs, params)]`` in float64 (GPU backend): every op of
+    ``course.ops``."""
     def normal(*shape):
         return rng.standard_normal(shape)
 
@@ -252,7 +259,8 @@ def op_cases(rng):
 
 
 def loss_cases(rng):
-    """``[(loss function, scores, *other arguments)]`` in float64: every ``*_loss`` op."""
+    """``[(loss function, scores, *other arguments)]`` in float64 (GPU backend): every ``*_loss``
+    op."""
     mask = np.arange(6)[None, :] < np.array([[6], [3], [1]])  # captions of different lengths
     return [(ops.softmax_loss, rng.standard_normal((6, 5)), rng.integers(0, 5, 6)),
             (ops.svm_loss, rng.standard_normal((6, 5)), rng.integers(0, 5, 6)),
@@ -262,7 +270,8 @@ def loss_cases(rng):
 
 
 def check_gradients(device, seed=0):
-    """Section 2: gradient-check every op and loss in float64 on ``device``; True if all pass."""
+    """Section 2 (GPU backend): gradient-check every op and loss in float64 on ``device``; True if
+    all pass."""
     rng = np.random.default_rng(seed)
     results = []
     for name, forward, backward, inputs, params in op_cases(rng):
@@ -280,7 +289,8 @@ def check_gradients(device, seed=0):
 # -- 3. LeNet-5 training, CPU against GPU ----------------------------------------------------
 
 def lenet_epoch(device, steps=None, seed=0):
-    """Train LeNet-5 on the 32x32 digits for one epoch (or ``steps`` steps) on ``device``.
+    """Train LeNet-5 on the 32x32 digits for one epoch (or ``steps`` steps) on ``device``
+    (GPU backend).
 
     Returns the per-step losses, the number of images and the seconds the steps took.
     """
@@ -297,7 +307,8 @@ def lenet_epoch(device, steps=None, seed=0):
 
 
 def check_training(device, steps=None, seed=0):
-    """Section 3: the first steps' losses on ``device`` match the CPU's; True if they do."""
+    """Section 3 (GPU backend): the first steps' losses on ``device`` match the CPU's; True if they
+    do."""
     def check():
         cpu, gpu = lenet_epoch("cpu", steps, seed)[0], lenet_epoch(device, steps, seed)[0]
         diff = np.abs(cpu - gpu)
@@ -312,8 +323,8 @@ def check_training(device, steps=None, seed=0):
 # -- 4. speed ---------------------------------------------------------------------------------
 
 def benchmark():
-    """Section 4: the conv table of ``benchmarks/bench_conv.py --device cuda`` and LeNet-5
-    training throughput in images/s (second epoch, after compiling), GPU vs Numba CPU."""
+    """Section 4 (GPU backend): the conv table of ``benchmarks/bench_conv.py --device cuda`` and
+    LeNet-5 training throughput in images/s (second epoch, after compiling), GPU vs Numba CPU."""
     try:
         from benchmarks import bench_conv
     except ImportError:
@@ -327,6 +338,7 @@ def benchmark():
 
 
 def main(argv=None):
+    """Run every check on the GPU; exit status 0 when all pass (GPU backend)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-bench", action="store_true", help="skip the speed section")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ import sys
 
 
 def main(argv=None):
+    """Parse ``argv`` and run one ``course`` subcommand (no lecture: the ``course`` command)."""
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 

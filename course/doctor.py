@@ -9,7 +9,8 @@ from course.backend import cupy_or_none
 
 
 def report():
-    """Lines describing the environment; runs a tiny GPU kernel when a GPU is there."""
+    """Lines describing the environment; runs a tiny GPU kernel when a GPU is there
+    (no lecture: ``course doctor``)."""
     lines = [
         f"python      {platform.python_version()} ({platform.machine()})",
         f"numpy       {np.__version__}",

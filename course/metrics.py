@@ -29,7 +29,7 @@ def _ngrams(tokens, n):
 
 
 def corpus_bleu(hypotheses, references, max_order=4, epsilon=0.1):
-    """BLEU-1 ... BLEU-``max_order`` of a corpus.
+    """BLEU-1 ... BLEU-``max_order`` of a corpus (lecture 8).
 
     Args:
         hypotheses: list of generated sentences (strings or lists of words).

@@ -117,7 +117,7 @@ class SGD(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """Divide the step by a running root-mean-square of recent gradients:
+    """Divide the step by a running root-mean-square of recent gradients (lecture 2):
     ``s = alpha * s + (1 - alpha) * g^2``; step ``lr * g / (sqrt(s) + eps)``."""
 
     def __init__(self, parameters, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0,
@@ -134,7 +134,7 @@ class RMSProp(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Divide the step by the root of the sum of all past squared gradients."""
+    """Divide the step by the root of the sum of all past squared gradients (lecture 2)."""
 
     def __init__(self, parameters, lr=0.01, eps=1e-10, weight_decay=0.0, clip_norm=None):
         super().__init__(parameters, lr, weight_decay, clip_norm)
@@ -168,7 +168,8 @@ class Adam(Optimizer):
 
 
 class StepLR:
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (``step()`` per epoch)."""
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (``step()`` per epoch)
+    (lecture 2)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         self.optimizer, self.step_size, self.gamma = optimizer, step_size, gamma
@@ -180,7 +181,7 @@ class StepLR:
 
 
 class CosineLR:
-    """Cosine decay from the initial rate to ``min_lr`` over ``total_epochs``."""
+    """Cosine decay from the initial rate to ``min_lr`` over ``total_epochs`` (lecture 2)."""
 
     def __init__(self, optimizer, total_epochs, min_lr=0.0):
         self.optimizer, self.total_epochs, self.min_lr = optimizer, total_epochs, min_lr

@@ -28,7 +28,8 @@ from course.viz import plot_confusion, plot_history, show_images  # noqa: E402
 
 def train_classifier(name, model, data, optimizer, epochs, out, device="cpu", batch_size=64,
                      scheduler=None, transform=None):
-    """Train ``model`` on ``data`` (a load_* dict), save figures; returns the test accuracy."""
+    """Train ``model`` on ``data`` (a load_* dict), save figures; returns the test accuracy
+    (no lecture: ``course tour``)."""
     start = time.perf_counter()
     folder = Path(out) / name
     trainer = Trainer(model, optimizer, scheduler=scheduler, device=device,
@@ -112,7 +113,8 @@ STEPS = {"mlp": tour_mlp, "lenet5": tour_lenet5, "resnet": tour_resnet,
 
 
 def run_tour(models, out="runs/tour", device="cpu"):
-    """Run the named steps in order; returns {name: test accuracy (BLEU-4 for captioning)}."""
+    """Run the named steps in order; returns {name: test accuracy (BLEU-4 for captioning)}
+    (no lecture: ``course tour``)."""
     unknown = [m for m in models if m not in STEPS]
     if unknown:
         raise ValueError(f"unknown tour step(s) {unknown}; choose from {list(STEPS)}")

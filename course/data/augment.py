@@ -1,4 +1,4 @@
-"""Data augmentation on batches of images (N, C, H, W) (lecture 6, deeper networks).
+"""Data augmentation on batches of images (N, C, H, W), used from lecture 6 on (deeper networks).
 
 Each function takes a batch and a ``numpy.random.Generator`` and returns a new batch of the
 same shape and dtype; the input is never changed. They compose into a loader transform::
@@ -19,7 +19,7 @@ def _check_images(images):
 
 
 def random_flip(images, rng):
-    """Mirror each image left-right with probability 1/2."""
+    """Mirror each image left-right with probability 1/2 (used from lecture 6 on)."""
     _check_images(images)
     flip = rng.random(images.shape[0]) < 0.5
     out = images.copy()
@@ -28,7 +28,8 @@ def random_flip(images, rng):
 
 
 def random_crop(images, padding, rng):
-    """Pad each image with ``padding`` zeros on every side, then cut a random H x W window.
+    """Pad each image with ``padding`` zeros on every side, then cut a random H x W window
+    (used from lecture 6 on).
 
     The effect is a random shift of up to ``padding`` pixels in each direction, with the
     uncovered border filled with zeros (as torchvision's ``RandomCrop(size, padding)``).
@@ -49,7 +50,8 @@ def random_crop(images, padding, rng):
 
 
 def crop_and_flip(padding=4):
-    """A loader transform ``transform(xb, rng)``: a random crop with ``padding``, then a flip.
+    """A loader transform ``transform(xb, rng)`` (used from lecture 6 on): a random crop with
+    ``padding``, then a flip.
 
     >>> loader = DataLoader(X, y, batch_size=64, shuffle=True, seed=0,
     ...                     transform=crop_and_flip(4))
@@ -63,7 +65,8 @@ def crop_and_flip(padding=4):
 
 
 def crop(padding=2):
-    """A loader transform ``transform(xb, rng)``: a random crop with ``padding`` and no flip.
+    """A loader transform ``transform(xb, rng)`` (used from lecture 6 on): a random crop with
+    ``padding`` and no flip.
 
     For digits and text, where a mirrored image is another symbol (a mirrored 2 is not a 2).
     """

@@ -19,13 +19,15 @@ SPECIAL_TOKENS = (NULL, START, END, UNK)  # <NULL> is id 0
 
 
 def build_vocab(words):
-    """``(word_to_idx, idx_to_word)`` with the special tokens first, then the sorted words."""
+    """``(word_to_idx, idx_to_word)`` with the special tokens first, then the sorted words
+    (lecture 8)."""
     idx_to_word = list(SPECIAL_TOKENS) + sorted(set(words) - set(SPECIAL_TOKENS))
     return {w: i for i, w in enumerate(idx_to_word)}, idx_to_word
 
 
 def encode(caption, word_to_idx, length=None):
-    """Word ids of ``<START> caption <END>``, padded with ``<NULL>`` to ``length`` if given.
+    """Word ids of ``<START> caption <END>``, padded with ``<NULL>`` to ``length`` if given
+    (lecture 8).
 
     Unknown words become ``<UNK>``. Raises ValueError if the caption does not fit ``length``.
     """
@@ -41,7 +43,8 @@ def encode(caption, word_to_idx, length=None):
 
 
 def decode(ids, idx_to_word):
-    """Caption string(s) from word ids: ``<START>`` and ``<NULL>`` dropped, stop at ``<END>``.
+    """Caption string(s) from word ids (lecture 8): ``<START>`` and ``<NULL>`` dropped, stop at
+    ``<END>``.
 
     ``ids`` (L,) gives one string; (N, L) gives a list of N strings.
     """
@@ -59,8 +62,8 @@ def decode(ids, idx_to_word):
 
 
 def references(captions, image_idxs, idx_to_word):
-    """For BLEU: a list with, for each image 0..max(image_idxs), the list of its captions
-    as lists of words."""
+    """For BLEU (lecture 8): a list with, for each image 0..max(image_idxs), the list of its
+    captions as lists of words."""
     refs = [[] for _ in range(int(image_idxs.max()) + 1)]
     for caption, image in zip(captions, image_idxs, strict=True):
         refs[int(image)].append(decode(caption, idx_to_word).split())
@@ -165,13 +168,14 @@ def _shape_split(n, rng, word_to_idx):
 
 
 def shape_vocabulary():
-    """Every word the shape captions use, as ``(word_to_idx, idx_to_word)``."""
+    """Every word the shape captions use, as ``(word_to_idx, idx_to_word)`` (lecture 8)."""
     words = ["a", "above", "below", "to", "the", "left", "right", "of", "next", "and"]
     return build_vocab(words + list(COLOURS) + list(SHAPES) + list(SIZES))
 
 
 def load_shape_captions(n_train=8000, n_val=500, n_test=500, seed=0):
-    """Generated 32x32 RGB scenes of one to three coloured shapes, with their true captions.
+    """Generated 32x32 RGB scenes of one to three coloured shapes, with their true captions
+    (lecture 8).
 
     "a small red circle above a large blue square", "a blue square below a red circle", ...:
     each image has 2 (one shape or three) or 4 (two shapes) true captions, with and without
@@ -208,7 +212,7 @@ def _read_h5(path):
 
 
 def load_coco_captions(path, pca_features=True, max_train=None, seed=0):
-    """Read CS231n's COCO 2014 captioning data from the folder ``path``.
+    """Read CS231n's COCO 2014 captioning data from the folder ``path`` (lecture 8).
 
     Expects ``coco2014_captions.h5`` (``train_captions``, ``train_image_idxs``, ``val_...``,
     possibly ``train_features``/``val_features``) and ``coco2014_vocab.json`` (``idx_to_word``,

@@ -20,7 +20,8 @@ def _existing(path, what):
 
 
 def read_idx(path):
-    """Read one IDX file (optionally gzipped) into a numpy array of its stored shape."""
+    """Read one IDX file (optionally gzipped) into a numpy array of its stored shape
+    (no lecture: optional data sets)."""
     path = _existing(path, "IDX file")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
@@ -46,7 +47,8 @@ def _find(folder, stem):
 
 
 def load_mnist(path, dtype=np.float32):
-    """MNIST from the four IDX files in ``path`` (train-images-idx3-ubyte[.gz] and the rest).
+    """MNIST from the four IDX files in ``path`` (train-images-idx3-ubyte[.gz] and the rest)
+    (no lecture: optional data sets).
 
     Returns dict with ``X_train`` (60000, 1, 28, 28) in [0, 1], ``y_train``, ``X_test``, ``y_test``.
     """
@@ -68,7 +70,8 @@ def _cifar_batch(path):
 
 
 def load_cifar10(path, dtype=np.float32):
-    """CIFAR-10 from the python batches in ``path`` (data_batch_1..5, test_batch, batches.meta).
+    """CIFAR-10 from the python batches in ``path`` (data_batch_1..5, test_batch, batches.meta)
+    (no lecture: optional data sets).
 
     Only open files you trust: the batches are Python pickles.
 

@@ -1,4 +1,5 @@
-"""A generated image classification set: circles, squares, triangles and crosses (lecture 6).
+"""A generated image classification set: circles, squares, triangles and crosses,
+used from lecture 6 on (deeper networks).
 
 Each 32x32 RGB image shows one shape in one of several colours, at a random size, position and
 rotation, on a random dark background, with Gaussian pixel noise. The set is drawn from a seeded
@@ -50,7 +51,8 @@ def _shape_masks(labels, radius, cx, cy, angle):
 
 
 def make_shapes(n, rng, noise=0.06):
-    """``n`` images (n, 3, 32, 32) float32 in [0, 1] and labels (n,) int64, from ``rng``."""
+    """``n`` images (n, 3, 32, 32) float32 in [0, 1] and labels (n,) int64, from ``rng``
+    (used from lecture 6 on)."""
     labels = rng.integers(0, len(CLASSES), size=n)
     radius = rng.uniform(6.0, 13.0, size=n).astype(np.float32)
     margin = radius * 0.75  # the shape may be cut a little at the border, never much
@@ -69,7 +71,7 @@ def make_shapes(n, rng, noise=0.06):
 
 
 def load_shapes(n_train=8000, n_val=1000, n_test=2000, seed=0):
-    """The shapes data set, split into train, validation and test sets.
+    """The shapes data set, split into train, validation and test sets (used from lecture 6 on).
 
     Args:
         n_train, n_val, n_test: number of images in each split.

@@ -6,7 +6,7 @@ a window of ``kernel`` pixels slides over ``size + 2 * padding`` pixels in steps
 
 
 def conv_output_size(size, kernel, stride, padding):
-    """Number of window positions: ``(size + 2 * padding - kernel) // stride + 1``.
+    """Number of window positions (lecture 3): ``(size + 2 * padding - kernel) // stride + 1``.
 
     Zero or negative when the window does not fit; callers reject that.
     """
@@ -14,7 +14,7 @@ def conv_output_size(size, kernel, stride, padding):
 
 
 def conv_transpose_output_size(size, kernel, stride, padding):
-    """Output size of a transposed convolution (PyTorch's, without ``output_padding``).
+    """Output size of a transposed convolution (PyTorch's, without ``output_padding``) (lecture 3).
 
     ``(size - 1) * stride - 2 * padding + kernel``: the input size of the convolution whose
     backward pass the transposed convolution is, so that ``conv_output_size`` maps it back.

@@ -46,7 +46,7 @@ ENCODERS = {"conv": _conv_encoder, "mlp": _mlp_encoder}
 
 
 class CaptioningModel(nn.Module):
-    """Caption generator.
+    """Caption generator (lecture 8).
 
     Args:
         vocabulary: ``word_to_idx`` dict (with ``<NULL>``, ``<START>``, ``<END>``), or the

@@ -1,4 +1,4 @@
-"""LeNet-5 (LeCun et al., 1998) with ReLU and max-pooling, for 28x28 or 32x32 images (lecture 3).
+"""LeNet-5 (LeCun et al., 1998) with ReLU and max-pooling, for 28x28 or 32x32 images (lecture 4).
 
     conv 5x5, 6 filters -> ReLU -> max-pool 2
     conv 5x5, 16 filters -> ReLU -> max-pool 2
@@ -16,7 +16,7 @@ from course.ops.checks import check_positive_int
 
 
 def lenet5(in_channels=1, num_classes=10, rng=0, input_size=32):
-    """A LeNet-5 ``Sequential`` for (N, in_channels, input_size, input_size) images.
+    """A LeNet-5 ``Sequential`` for (N, in_channels, input_size, input_size) images (lecture 4).
 
     Args:
         in_channels: 1 for grey images, 3 for colour.

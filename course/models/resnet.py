@@ -11,14 +11,14 @@ from course import nn
 
 
 def conv_bn(in_channels, out_channels, kernel_size, stride, rng, dtype):
-    """Convolution with "same" padding followed by batch norm (no activation)."""
+    """Convolution with "same" padding followed by batch norm (no activation) (lecture 6)."""
     return [nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                       padding=kernel_size // 2, rng=rng, dtype=dtype),
             nn.BatchNorm2d(out_channels, dtype=dtype)]
 
 
 def basic_block(in_channels, out_channels, stride=1, rng=None, dtype=np.float32):
-    """``relu(block(x) + shortcut(x))`` with block = conv-BN-ReLU-conv-BN, all 3x3.
+    """``relu(block(x) + shortcut(x))`` with block = conv-BN-ReLU-conv-BN, all 3x3 (lecture 6).
 
     The shortcut is the identity when the shape is kept, else a strided 1x1 convolution with
     batch norm that matches the block's output shape.
@@ -32,7 +32,7 @@ def basic_block(in_channels, out_channels, stride=1, rng=None, dtype=np.float32)
 
 
 def small_resnet(num_classes=4, widths=(16, 32, 64), in_channels=3, rng=0, dtype=np.float32):
-    """Stem, three residual stages, global average pooling, a linear classifier.
+    """Stem, three residual stages, global average pooling, a linear classifier (lecture 6).
 
     Shapes for a (N, 3, 32, 32) input with the default widths::
 

@@ -11,14 +11,14 @@ from course import nn
 
 
 def conv_bn_relu(in_channels, out_channels, rng, dtype):
-    """3x3 convolution with "same" padding, batch norm, ReLU."""
+    """3x3 convolution with "same" padding, batch norm, ReLU (lecture 6)."""
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1, rng=rng, dtype=dtype),
             nn.BatchNorm2d(out_channels, dtype=dtype), nn.ReLU()]
 
 
 def small_vgg(num_classes=4, widths=(16, 32, 64), in_channels=3, rng=0, dtype=np.float32):
     """Three stages of [conv-BN-ReLU] x 2 and a 2x2 max-pool, then global pooling and a linear
-    classifier.
+    classifier (lecture 6).
 
     Shapes for a (N, 3, 32, 32) input with the default widths: (N, 16, 16, 16) after stage 1,
     (N, 32, 8, 8) after stage 2, (N, 64, 4, 4) after stage 3, then (N, num_classes).

@@ -32,7 +32,7 @@ class _ConvBase(AffineOpModule):
 
 
 class Conv2d(_ConvBase):
-    """2-D convolution: x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo).
+    """2-D convolution (lecture 3): x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo).
 
     Args:
         in_channels, out_channels: C and F; ``weight`` is (F, C, KH, KW), ``bias`` (F,).
@@ -55,8 +55,8 @@ class Conv2d(_ConvBase):
 
 
 class ConvTranspose2d(_ConvBase):
-    """2-D transposed convolution (PyTorch's): x (N, in_channels, H, W) -> (N, out_channels,
-    (H - 1) * SH - 2 * PH + KH, ...), used to upsample.
+    """2-D transposed convolution (PyTorch's) (lecture 3): x (N, in_channels, H, W) ->
+    (N, out_channels, (H - 1) * SH - 2 * PH + KH, ...), used to upsample.
 
     Args:
         in_channels, out_channels: C_in and C_out; ``weight`` is (C_in, C_out, KH, KW) as in

@@ -7,7 +7,7 @@ from course.ops.checks import check_number
 
 
 class Dropout(Module):
-    """Inverted dropout with drop probability ``p``.
+    """Inverted dropout with drop probability ``p`` (lecture 5).
 
     Args:
         p: probability of dropping each value, in [0, 1).

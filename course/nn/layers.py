@@ -76,7 +76,7 @@ class ELU(OpModule):
 
 
 class AffineOpModule(Module):
-    """A module with a ``weight`` and a ``bias`` that wraps one op pair.
+    """A module with a ``weight`` and a ``bias`` that wraps one op pair (lecture 1).
 
     ``forward(x)`` calls ``forward_op(x, weight, bias, **self.op_params())`` and keeps the
     cache; ``backward(dout)`` stores the op's weight and bias gradients in ``weight.grad`` and

@@ -35,7 +35,8 @@ class _BatchNorm(AffineOpModule):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm of (N, num_features) inputs, as ``torch.nn.BatchNorm1d`` (argument order too).
+    """Batch norm of (N, num_features) inputs, as ``torch.nn.BatchNorm1d`` (argument order too)
+    (lecture 6).
 
     Args:
         num_features: D. eps: added to the variance. momentum: weight of each new batch in the
@@ -48,14 +49,16 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     """Spatial batch norm of (N, C, H, W) inputs with statistics per channel
-    (``torch.nn.BatchNorm2d``); arguments as :class:`BatchNorm1d` with C = num_features."""
+    (``torch.nn.BatchNorm2d``); arguments as :class:`BatchNorm1d` with C = num_features
+    (lecture 6)."""
 
     forward_op = staticmethod(ops.spatial_batchnorm_forward)
     backward_op = staticmethod(ops.spatial_batchnorm_backward)
 
 
 class LayerNorm(AffineOpModule):
-    """Layer norm over the last dimension: x (N, D) or (N, T, D), ``normalized_shape`` = D.
+    """Layer norm over the last dimension (lecture 6): x (N, D) or (N, T, D),
+    ``normalized_shape`` = D.
 
     Args:
         normalized_shape: D, or a 1-tuple (D,). eps: added to the variance.
@@ -86,7 +89,8 @@ class LayerNorm(AffineOpModule):
 
 
 class Residual(Module):
-    """``out = block(x) + shortcut(x)``: the building block of ResNets (He et al., 2016).
+    """``out = block(x) + shortcut(x)`` (lecture 6): the building block of ResNets
+    (He et al., 2016).
 
     The shortcut is the identity by default, or a module (e.g. a 1x1 convolution) when the
     block changes the shape. Backward sends ``dout`` down both paths and adds the two

@@ -13,21 +13,23 @@ class _Pool2d(OpModule):
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over windows of ``size`` (an int or a pair) moved by ``stride`` (default size)."""
+    """Maximum over windows of ``size`` (an int or a pair) moved by ``stride`` (default size)
+    (lecture 4)."""
 
     forward_op = staticmethod(ops.max_pool2d_forward)
     backward_op = staticmethod(ops.max_pool2d_backward)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over windows of ``size`` (an int or a pair) moved by ``stride`` (default size)."""
+    """Mean over windows of ``size`` (an int or a pair) moved by ``stride`` (default size)
+    (lecture 4)."""
 
     forward_op = staticmethod(ops.avg_pool2d_forward)
     backward_op = staticmethod(ops.avg_pool2d_backward)
 
 
 class GlobalAvgPool2d(OpModule):
-    """Mean of each channel over all pixels: (N, C, H, W) -> (N, C)."""
+    """Mean of each channel over all pixels (lecture 4): (N, C, H, W) -> (N, C)."""
 
     forward_op = staticmethod(ops.global_avg_pool2d_forward)
     backward_op = staticmethod(ops.global_avg_pool2d_backward)

@@ -1,4 +1,4 @@
-"""Receptive fields of a stack of convolution and pooling layers (lecture 3).
+"""Receptive fields of a stack of convolution and pooling layers (lecture 4).
 
 Walking a ``Sequential`` from the input, each layer with a window of ``k`` pixels, stride ``s``
 and padding ``p`` (per axis) updates four numbers:
@@ -45,7 +45,7 @@ def _window(layer, size):
 
 
 def receptive_field(model, input_size):
-    """Receptive field, jump and output size after every layer of ``model``.
+    """Receptive field, jump and output size after every layer of ``model`` (lecture 4).
 
     Args:
         model: a ``Sequential`` (nested ones are walked too) or a single layer.

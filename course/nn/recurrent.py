@@ -15,7 +15,7 @@ from course.nn.module import Module, Parameter
 
 
 class Embedding(Module):
-    """A table of ``num_embeddings`` learned vectors of size ``embedding_dim``.
+    """A table of ``num_embeddings`` learned vectors of size ``embedding_dim`` (lecture 7).
 
     forward(idx): idx (N, T) integer ids in [0, num_embeddings) -> (N, T, embedding_dim).
     """
@@ -101,7 +101,8 @@ class LSTM(_Recurrent):
 
 
 class TemporalLinear(AffineOpModule):
-    """The same affine map at every step: (N, T, in_features) -> (N, T, out_features)."""
+    """The same affine map at every step (lecture 7):
+    (N, T, in_features) -> (N, T, out_features)."""
 
     forward_op = staticmethod(ops.temporal_linear_forward)
     backward_op = staticmethod(ops.temporal_linear_backward)

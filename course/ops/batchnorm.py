@@ -33,7 +33,8 @@ STATE_KEYS = ("running_mean", "running_var")
 
 
 def batchnorm_state(num_features, dtype="float32", device="cpu"):
-    """A fresh ``state`` for batch norm: running mean 0 and running variance 1, as PyTorch.
+    """A fresh ``state`` for batch norm (lecture 6): running mean 0 and running variance 1, as
+    PyTorch.
 
     Args:
         num_features: D for (N, D) inputs, C for (N, C, H, W) inputs.
@@ -123,7 +124,7 @@ def _backward(dout3, cache):
 
 
 def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5):
-    """Batch normalisation of (N, D) features.
+    """Batch normalisation of (N, D) features (lecture 6).
 
     Args:
         x: (N, D) inputs.
@@ -147,7 +148,7 @@ def batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5)
 
 
 def batchnorm_backward(dout, cache):
-    """Gradients of batch norm, in closed form (not a graph of small steps).
+    """Gradients of batch norm, in closed form (not a graph of small steps) (lecture 6).
 
     Args:
         dout: (N, D) upstream gradient.
@@ -164,7 +165,7 @@ def batchnorm_backward(dout, cache):
 
 
 def spatial_batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, eps=1e-5):
-    """Batch normalisation of (N, C, H, W) feature maps: statistics per channel.
+    """Batch normalisation of (N, C, H, W) feature maps (lecture 6): statistics per channel.
 
     Each channel is normalised over its N * H * W values; otherwise as
     :func:`batchnorm_forward`, with gamma, beta and the running statistics of shape (C,).
@@ -181,7 +182,7 @@ def spatial_batchnorm_forward(x, gamma, beta, state, train=True, momentum=0.1, e
 
 
 def spatial_batchnorm_backward(dout, cache):
-    """Gradients of spatial batch norm.
+    """Gradients of spatial batch norm (lecture 6).
 
     Args:
         dout: (N, C, H, W) upstream gradient.

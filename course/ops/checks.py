@@ -12,7 +12,7 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 
 def check_float_array(name, x, ndim=None, min_ndim=None):
-    """Raise unless ``x`` is a float32/float64 numpy or CuPy array of the given rank."""
+    """Raise unless ``x`` is a float32/float64 numpy or CuPy array of the given rank (lecture 1)."""
     if not (isinstance(x, np.ndarray) or is_cupy_array(x)):
         raise TypeError(f"{name} must be a numpy or CuPy array, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
@@ -25,7 +25,7 @@ def check_float_array(name, x, ndim=None, min_ndim=None):
 
 
 def check_same_dtype(**arrays):
-    """Raise unless all arrays share one dtype (ops never mix float32 and float64)."""
+    """Raise unless all arrays share one dtype (ops never mix float32 and float64) (lecture 1)."""
     dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{name} is {dtype}" for name, dtype in dtypes.items())
@@ -33,7 +33,7 @@ def check_same_dtype(**arrays):
 
 
 def check_same_device(**arrays):
-    """Raise unless all arrays live on the same device (all numpy or all CuPy)."""
+    """Raise unless all arrays live on the same device (all numpy or all CuPy) (lecture 1)."""
     kinds = {name: ("cuda" if is_cupy_array(a) else "cpu")
              for name, a in arrays.items() if a is not None}
     if len(set(kinds.values())) > 1:
@@ -42,13 +42,14 @@ def check_same_device(**arrays):
 
 
 def check_shape(name, x, expected):
-    """Raise unless ``x.shape == expected``."""
+    """Raise unless ``x.shape == expected`` (lecture 1)."""
     if tuple(x.shape) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(x.shape)}")
 
 
 def check_labels(name, y, num_samples, num_classes):
-    """Raise unless ``y`` is a 1-D integer array of ``num_samples`` labels in [0, num_classes)."""
+    """Raise unless ``y`` is a 1-D integer array of ``num_samples`` labels in [0, num_classes)
+    (lecture 1)."""
     if not (isinstance(y, np.ndarray) or is_cupy_array(y)):
         raise TypeError(f"{name} must be an integer array, got {type(y).__name__}")
     if not np.issubdtype(y.dtype, np.integer):
@@ -65,7 +66,7 @@ def check_labels(name, y, num_samples, num_classes):
 
 
 def check_positive_int(name, value):
-    """Raise unless ``value`` is an int >= 1 (bool excluded)."""
+    """Raise unless ``value`` is an int >= 1 (bool excluded) (lecture 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
@@ -73,7 +74,7 @@ def check_positive_int(name, value):
 
 
 def check_nonnegative_int(name, value):
-    """Raise unless ``value`` is an int >= 0 (bool excluded)."""
+    """Raise unless ``value`` is an int >= 0 (bool excluded) (lecture 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 0:
@@ -81,7 +82,7 @@ def check_nonnegative_int(name, value):
 
 
 def check_number(name, value, low=None, high=None, high_inclusive=True):
-    """Raise unless ``value`` is a real number in [low, high] (or [low, high))."""
+    """Raise unless ``value`` is a real number in [low, high] (or [low, high)) (lecture 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if low is not None and value < low:
@@ -92,7 +93,8 @@ def check_number(name, value, low=None, high=None, high_inclusive=True):
 
 
 def check_int_array(name, x, num_classes, shape=None):
-    """Raise unless ``x`` is an integer array (of ``shape``) with values in [0, num_classes)."""
+    """Raise unless ``x`` is an integer array (of ``shape``) with values in [0, num_classes)
+    (lecture 1)."""
     if not (isinstance(x, np.ndarray) or is_cupy_array(x)):
         raise TypeError(f"{name} must be an integer array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.integer):
@@ -108,7 +110,7 @@ def check_int_array(name, x, num_classes, shape=None):
 
 
 def check_int_pair(name, value, low):
-    """An int or a pair of ints, each at least ``low``, as a tuple ``(a, b)``.
+    """An int or a pair of ints, each at least ``low``, as a tuple ``(a, b)`` (lecture 1).
 
     Window sizes, strides and paddings of 2-D layers take ``3`` to mean ``(3, 3)``.
     """

@@ -58,7 +58,7 @@ def _check_dout(dout, out_shape, like):
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0):
-    """2-D convolution (cross-correlation, as in every deep-learning library).
+    """2-D convolution (cross-correlation, as in every deep-learning library) (lecture 3).
 
     Args:
         x: (N, C, H, W) inputs.
@@ -82,7 +82,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 
 
 def conv2d_backward(dout, cache):
-    """Gradients of :func:`conv2d_forward`.
+    """Gradients of :func:`conv2d_forward` (lecture 3).
 
     Args:
         dout: (N, F, Ho, Wo) upstream gradient.
@@ -100,7 +100,8 @@ def conv2d_backward(dout, cache):
 
 
 def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
-    """2-D transposed convolution ("deconvolution"), as ``torch.nn.functional.conv_transpose2d``.
+    """2-D transposed convolution ("deconvolution"), as ``torch.nn.functional.conv_transpose2d``
+    (lecture 3).
 
     Each input pixel scatters ``x[n, c, i, j] * w[c]`` onto a KH x KW patch of the output at
     ``(i * SH - PH, j * SW - PW)``: exactly the data gradient of a convolution with the same
@@ -131,7 +132,7 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
 
 
 def conv_transpose2d_backward(dout, cache):
-    """Gradients of :func:`conv_transpose2d_forward`.
+    """Gradients of :func:`conv_transpose2d_forward` (lecture 3).
 
     The transposed convolution's input gradient is an ordinary convolution of ``dout`` with
     the same weights, and its weight gradient is the convolution's weight gradient with the

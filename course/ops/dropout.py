@@ -22,7 +22,7 @@ def _generator(rng):
 
 
 def dropout_forward(x, p, train=True, rng=None):
-    """Inverted dropout.
+    """Inverted dropout (lecture 5).
 
     Args:
         x: float array of any shape (numpy or CuPy).
@@ -49,7 +49,8 @@ def dropout_forward(x, p, train=True, rng=None):
 
 
 def dropout_backward(dout, cache):
-    """Gradient of dropout: ``dout`` where the value was kept, times 1 / (1 - p); 0 elsewhere.
+    """Gradient of dropout (lecture 5): ``dout`` where the value was kept, times 1 / (1 - p);
+    0 elsewhere.
 
     Args:
         dout: upstream gradient, x's shape.

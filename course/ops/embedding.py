@@ -1,11 +1,11 @@
-"""Word embeddings: a lookup table of learned vectors (lecture 8, captioning)."""
+"""Word embeddings: a lookup table of learned vectors (lecture 7, LSTM; used in lecture 8)."""
 
 from course.backend import get_array_module
 from course.ops.checks import check_float_array, check_int_array, check_same_device
 
 
 def embedding_forward(idx, W):
-    """Look up one vector per token id.
+    """Look up one vector per token id (lecture 7).
 
     Args:
         idx: (N, T) integer token ids in [0, V).
@@ -24,7 +24,8 @@ def embedding_forward(idx, W):
 
 
 def embedding_backward(dout, cache):
-    """Gradient of the table: each row of W collects the gradients of every place it was used.
+    """Gradient of the table (lecture 7): each row of W collects the gradients of every place it was
+    used.
 
     Args:
         dout: (N, T, D) upstream gradient.

@@ -16,7 +16,8 @@ from course.ops.checks import (
 
 
 def layernorm_forward(x, gamma, beta, eps=1e-5):
-    """Layer normalisation: ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis.
+    """Layer normalisation (lecture 6): ``(x - mean) / sqrt(var + eps) * gamma + beta`` over the
+    last axis.
 
     Args:
         x: (N, D) or (N, T, D) inputs (any rank >= 2; the last axis is normalised).
@@ -49,7 +50,7 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
 
 
 def layernorm_backward(dout, cache):
-    """Gradients of layer normalisation, in closed form.
+    """Gradients of layer normalisation, in closed form (lecture 6).
 
     With ``g = dout * gamma`` and means over the last axis::
 

@@ -32,7 +32,7 @@ def _pool_output_shape(x_shape, size, stride):
 
 
 def max_pool2d_forward(x, size=2, stride=None):
-    """Maximum of each window.
+    """Maximum of each window (lecture 4).
 
     Args:
         x: (N, C, H, W) inputs.
@@ -48,7 +48,8 @@ def max_pool2d_forward(x, size=2, stride=None):
 
 
 def max_pool2d_backward(dout, cache):
-    """Gradient of :func:`max_pool2d_forward`: each dout value goes to its window's maximum.
+    """Gradient of :func:`max_pool2d_forward` (lecture 4): each dout value goes to its window's
+    maximum.
 
     Args:
         dout: (N, C, Ho, Wo). cache: from :func:`max_pool2d_forward`.
@@ -62,7 +63,7 @@ def max_pool2d_backward(dout, cache):
 
 
 def avg_pool2d_forward(x, size=2, stride=None):
-    """Mean of each window.
+    """Mean of each window (lecture 4).
 
     Args:
         x: (N, C, H, W) inputs.
@@ -77,7 +78,7 @@ def avg_pool2d_forward(x, size=2, stride=None):
 
 
 def avg_pool2d_backward(dout, cache):
-    """Gradient of :func:`avg_pool2d_forward`: each dout value is shared by its window.
+    """Gradient of :func:`avg_pool2d_forward` (lecture 4): each dout value is shared by its window.
 
     Returns:
         dx (N, C, H, W).
@@ -88,7 +89,8 @@ def avg_pool2d_backward(dout, cache):
 
 
 def global_avg_pool2d_forward(x):
-    """Mean over all pixels of each channel: x (N, C, H, W) -> out (N, C), and a cache."""
+    """Mean over all pixels of each channel (lecture 4): x (N, C, H, W) -> out (N, C), and a
+    cache."""
     check_float_array("x", x, ndim=4)
     if x.shape[2] * x.shape[3] == 0:
         raise ValueError(f"x must have at least one pixel, got shape {tuple(x.shape)}")
@@ -96,7 +98,7 @@ def global_avg_pool2d_forward(x):
 
 
 def global_avg_pool2d_backward(dout, cache):
-    """Gradient of :func:`global_avg_pool2d_forward`: dout (N, C) -> dx (N, C, H, W)."""
+    """Gradient of :func:`global_avg_pool2d_forward` (lecture 4): dout (N, C) -> dx (N, C, H, W)."""
     x_shape, x = cache
     _check_dout(dout, x, x_shape[:2])
     xp = get_array_module(dout)

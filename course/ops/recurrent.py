@@ -56,7 +56,7 @@ def _previous_states(h0, h):
 # -- vanilla RNN --------------------------------------------------------------------------------
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
-    """One step of a vanilla RNN: ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
+    """One step of a vanilla RNN (lecture 7): ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
 
     Args:
         x: (N, D) inputs. prev_h: (N, H) previous hidden state.
@@ -72,7 +72,7 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 
 
 def rnn_step_backward(dnext_h, cache):
-    """Gradients of one RNN step.
+    """Gradients of one RNN step (lecture 7).
 
     Returns:
         dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
@@ -84,7 +84,7 @@ def rnn_step_backward(dnext_h, cache):
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    """A vanilla RNN over whole sequences.
+    """A vanilla RNN over whole sequences (lecture 7).
 
     Args:
         x: (N, T, D) inputs. h0: (N, H) initial hidden state.
@@ -107,7 +107,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
 
 def rnn_backward(dh, cache):
-    """Backpropagation through time for :func:`rnn_forward`.
+    """Backpropagation through time for :func:`rnn_forward` (lecture 7).
 
     Args:
         dh: (N, T, H) upstream gradient of every hidden state.
@@ -137,7 +137,7 @@ def rnn_backward(dh, cache):
 # -- LSTM ---------------------------------------------------------------------------------------
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
-    """One LSTM step.
+    """One LSTM step (lecture 7).
 
     ``a = x @ Wx + prev_h @ Wh + b`` is split into four (N, H) blocks i, f, o, g;
     ``next_c = sigmoid(f) * prev_c + sigmoid(i) * tanh(g)``, ``next_h = sigmoid(o) * tanh(next_c)``.
@@ -159,7 +159,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
 
 
 def lstm_step_backward(dout, cache):
-    """Gradients of one LSTM step.
+    """Gradients of one LSTM step (lecture 7).
 
     Args:
         dout: ``(dnext_h, dnext_c)``, both (N, H).
@@ -178,7 +178,7 @@ def lstm_step_backward(dout, cache):
 
 
 def lstm_forward(x, h0, Wx, Wh, b):
-    """An LSTM over whole sequences; the initial cell state is zero.
+    """An LSTM over whole sequences; the initial cell state is zero (lecture 7).
 
     Args:
         x: (N, T, D) inputs. h0: (N, H) initial hidden state.
@@ -205,7 +205,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
 
 
 def lstm_backward(dh, cache):
-    """Backpropagation through time for :func:`lstm_forward`.
+    """Backpropagation through time for :func:`lstm_forward` (lecture 7).
 
     Args:
         dh: (N, T, H) upstream gradient of every hidden state.

@@ -1,4 +1,4 @@
-"""Layers applied at every time step of a sequence (lecture 8, captioning).
+"""Layers applied at every time step of a sequence (lecture 7, LSTM; used in lecture 8).
 
 x is (N, T, D): N sequences of T steps. The affine layer maps every step's vector with the same
 weights; the loss sums a cross-entropy per step over the steps that a mask keeps.
@@ -17,7 +17,7 @@ from course.ops.checks import (
 
 
 def temporal_linear_forward(x, w, b):
-    """``out[n, t] = x[n, t] @ w + b`` for every step.
+    """``out[n, t] = x[n, t] @ w + b`` for every step (lecture 7).
 
     Args:
         x: (N, T, D). w: (D, M). b: (M,).
@@ -38,7 +38,7 @@ def temporal_linear_forward(x, w, b):
 
 
 def temporal_linear_backward(dout, cache):
-    """Gradients of :func:`temporal_linear_forward`.
+    """Gradients of :func:`temporal_linear_forward` (lecture 7).
 
     Args:
         dout: (N, T, M).
@@ -56,7 +56,8 @@ def temporal_linear_backward(dout, cache):
 
 
 def temporal_softmax_loss(x, y, mask):
-    """Softmax cross-entropy at every kept time step, summed over time, averaged over the batch.
+    """Softmax cross-entropy at every kept time step, summed over time, averaged over the batch
+    (lecture 7).
 
     As in CS231n: ``loss = -sum over n, t with mask[n, t] of log softmax(x[n, t])[y[n, t]] / N``.
     Masked-out steps (padding after a caption's end) add nothing to the loss or the gradient.

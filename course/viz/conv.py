@@ -27,7 +27,8 @@ KERNELS = {
 
 
 def filter2d(image, kernel, padding=1):
-    """One grey (H, W) image filtered by one (K, K) kernel with ``course.ops.conv2d_forward``."""
+    """One grey (H, W) image filtered by one (K, K) kernel with ``course.ops.conv2d_forward``
+    (lecture 3)."""
     x = np.asarray(image, dtype=np.float64)[None, None]
     w = np.asarray(kernel, dtype=np.float64)[None, None]
     out, _ = ops.conv2d_forward(x, w, np.zeros(1), padding=padding)
@@ -47,7 +48,8 @@ def _show(ax, image, title=None, cmap="gray", symmetric=False, scale=1.0):
 
 
 def plot_filter_responses(image, kernels=None):
-    """An image and its response to each filter in ``kernels`` (name -> (K, K) weights)."""
+    """An image and its response to each filter in ``kernels`` (name -> (K, K) weights)
+    (lecture 3)."""
     kernels = KERNELS if kernels is None else kernels
     fig, axes = plt.subplots(1, len(kernels) + 1, figsize=(2.2 * (len(kernels) + 1), 2.6))
     _show(axes[0], image, "input")
@@ -58,8 +60,8 @@ def plot_filter_responses(image, kernels=None):
 
 
 def plot_sliding_window(image, kernel, position, padding=1):
-    """One step of a convolution: the window at ``position`` (row-major output index), the
-    products of window and kernel, and the output computed up to that position."""
+    """One step of a convolution (lecture 3): the window at ``position`` (row-major output index),
+    the products of window and kernel, and the output computed up to that position."""
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
     k = kernel.shape[0]
@@ -125,8 +127,9 @@ def plot_filter_fit(losses, true, learned):
 
 
 def plot_im2col(height=4, width=4, kernel=3, column=0):
-    """im2col on a ``height`` x ``width`` one-channel image with numbered pixels: each window
-    of ``kernel`` x ``kernel`` pixels becomes one column; window ``column`` is highlighted."""
+    """im2col on a ``height`` x ``width`` one-channel image with numbered pixels (lecture 3): each
+    window of ``kernel`` x ``kernel`` pixels becomes one column; window ``column`` is
+    highlighted."""
     pixels = np.arange(height * width).reshape(height, width)
     ho, wo = height - kernel + 1, width - kernel + 1
     windows = np.lib.stride_tricks.sliding_window_view(pixels, (kernel, kernel))
@@ -153,7 +156,8 @@ def plot_im2col(height=4, width=4, kernel=3, column=0):
 
 
 def plot_pooling(image, sizes=(2, 4)):
-    """An image max-pooled (top row) and average-pooled (bottom row) with each window size."""
+    """An image max-pooled (top row) and average-pooled (bottom row) with each window size
+    (lecture 4)."""
     x = np.asarray(image)[None, None]
     fig, axes = plt.subplots(2, len(sizes) + 1, figsize=(2.4 * (len(sizes) + 1), 5))
     for row, (name, forward) in enumerate((("max", ops.max_pool2d_forward),
@@ -212,7 +216,7 @@ def pooling_explorer(image, size=2, stride=2):
 
 def plot_receptive_fields(model, image):
     """Receptive field of the centre unit after each convolution and pooling layer of
-    ``model`` (from :func:`course.nn.receptive_field`): sizes per layer, and squares on
+    ``model`` (from :func:`course.nn.receptive_field`) (lecture 4): sizes per layer, and squares on
     ``image`` (H, W)."""
     rows = [row for row in receptive_field(model, image.shape)
             if row["layer"].startswith(("Conv2d", "MaxPool2d", "AvgPool2d"))]
@@ -242,7 +246,7 @@ def plot_receptive_fields(model, image):
 
 def feature_maps(model, images, layer):
     """The maps (N, C', H', W') that layers 0 to ``layer`` of the ``Sequential`` ``model``
-    compute for a batch of (N, C, H, W) images."""
+    compute for a batch of (N, C, H, W) images (lecture 4)."""
     x = images
     for module in model.layers[:layer + 1]:
         x = module(x)
@@ -250,7 +254,8 @@ def feature_maps(model, images, layer):
 
 
 def plot_feature_maps(model, image, layer, ncols=8):
-    """Every channel of ``model``'s output after layer number ``layer`` for one (C, H, W) image."""
+    """Every channel of ``model``'s output after layer number ``layer`` for one (C, H, W) image
+    (lecture 4)."""
     maps = feature_maps(model, np.asarray(image)[None], layer)[0]
     nrows = -(-len(maps) // ncols)
     fig, axes = plt.subplots(nrows, ncols + 1, figsize=(1.3 * (ncols + 1), 1.4 * nrows + 0.4),

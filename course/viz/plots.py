@@ -16,7 +16,8 @@ def _axes(ax, figsize):
 
 
 def plot_history(history, ax=None, title="training"):
-    """Loss (left axis) and accuracy (right axis) per epoch from a ``Trainer`` history."""
+    """Loss (left axis) and accuracy (right axis) per epoch from a ``Trainer`` history
+    (lecture 1)."""
     fig, ax = _axes(ax, (6, 3.5))
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     ax.plot(epochs, history["train_loss"], label="train loss", color="C0")
@@ -37,14 +38,14 @@ def plot_history(history, ax=None, title="training"):
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
-    """(num_classes, num_classes) counts: row = true class, column = predicted class."""
+    """(num_classes, num_classes) counts (lecture 1): row = true class, column = predicted class."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
     return matrix
 
 
 def plot_confusion(y_true, y_pred, classes, ax=None, title="confusion matrix"):
-    """Confusion matrix with the counts written in each cell."""
+    """Confusion matrix with the counts written in each cell (lecture 1)."""
     matrix = confusion_matrix(y_true, y_pred, len(classes))
     fig, ax = _axes(ax, (4.5, 4.5))
     ax.imshow(matrix, cmap="Blues")
@@ -64,7 +65,7 @@ def plot_confusion(y_true, y_pred, classes, ax=None, title="confusion matrix"):
 
 
 def show_images(images, titles=None, ncols=8, cmap="gray", scale=1.2):
-    """Grid of images: (N, H, W), (N, 1, H, W) or (N, 3, H, W) arrays."""
+    """Grid of images (lecture 1): (N, H, W), (N, 1, H, W) or (N, 3, H, W) arrays."""
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)

@@ -19,7 +19,8 @@ from course.viz.figures import ACTIVATIONS, plot_activation, plot_curves
 
 
 class Explorer(widgets.VBox):
-    """Controls above a figure drawn by ``draw()``, redrawn whenever a control's value changes.
+    """Controls above a figure drawn by ``draw()``, redrawn whenever a control's value changes
+    (lecture 1).
 
     Args:
         controls: ipywidgets value widgets (sliders, dropdowns, ...).

@@ -23,7 +23,7 @@ def _backward(dout, keep, scale, dx):
 
 
 def dropout_forward(x, p, rng):
-    """Inverted dropout of contiguous x; returns (out, keep)."""
+    """Inverted dropout of contiguous x; returns (out, keep) (lecture 5)."""
     u = rng.random(x.shape, dtype=x.dtype)
     out = np.empty_like(x)
     keep = np.empty(x.shape, dtype=np.bool_)
@@ -34,7 +34,8 @@ def dropout_forward(x, p, rng):
 
 
 def dropout_backward(dout, keep, p):
-    """Gradient of inverted dropout: ``dout`` through the kept values, times 1 / (1 - p)."""
+    """Gradient of inverted dropout (lecture 5): ``dout`` through the kept values,
+    times 1 / (1 - p)."""
     dx = np.empty_like(dout)
     _backward(dout.reshape(-1), keep.reshape(-1), dout.dtype.type(1.0 / (1.0 - p)),
               dx.reshape(-1))

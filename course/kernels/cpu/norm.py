@@ -85,7 +85,8 @@ def _backward(dout, x, mean, inv_std, gamma, train, dx, dgamma, dbeta):
 
 
 def batchnorm_train_forward(x, gamma, beta, eps):
-    """Normalise (N, C, L) x with its own per-channel statistics; returns (out, mean, var)."""
+    """Normalise (N, C, L) x with its own per-channel statistics; returns (out, mean, var)
+    (lecture 6)."""
     out = np.empty_like(x)
     mean = np.empty(x.shape[1], dtype=x.dtype)
     var = np.empty(x.shape[1], dtype=x.dtype)
@@ -94,14 +95,14 @@ def batchnorm_train_forward(x, gamma, beta, eps):
 
 
 def batchnorm_eval_forward(x, mean, inv_std, gamma, beta):
-    """``(x - mean) * inv_std * gamma + beta`` per channel of (N, C, L) x."""
+    """``(x - mean) * inv_std * gamma + beta`` per channel of (N, C, L) x (lecture 6)."""
     out = np.empty_like(x)
     _eval_forward(x, mean, inv_std, gamma, beta, out)
     return out
 
 
 def batchnorm_backward(dout, x, mean, inv_std, gamma, train):
-    """Closed-form batch norm gradients; returns (dx, dgamma, dbeta)."""
+    """Closed-form batch norm gradients; returns (dx, dgamma, dbeta) (lecture 6)."""
     dx = np.empty_like(x)
     dgamma = np.empty(x.shape[1], dtype=x.dtype)
     dbeta = np.empty(x.shape[1], dtype=x.dtype)

@@ -86,7 +86,8 @@ def _output_shape(x_shape, kernel, stride):
 
 
 def max_pool2d_forward(x, kernel, stride):
-    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)."""
+    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)
+    (lecture 4)."""
     out = np.empty(_output_shape(x.shape, kernel, stride), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int32)
     _max_pool_forward(np.ascontiguousarray(x), kernel[0], kernel[1], stride[0], stride[1],
@@ -95,7 +96,7 @@ def max_pool2d_forward(x, kernel, stride):
 
 
 def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
-    """dx (N, C, H, W): dout routed to the argmax pixels."""
+    """dx (N, C, H, W) (lecture 4): dout routed to the argmax pixels."""
     n, c = dout.shape[:2]
     h, w = input_size
     dx = np.empty((n, c, h * w), dtype=dout.dtype)
@@ -104,14 +105,14 @@ def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
 
 
 def avg_pool2d_forward(x, kernel, stride):
-    """out (N, C, Ho, Wo): the mean of each window."""
+    """out (N, C, Ho, Wo) (lecture 4): the mean of each window."""
     out = np.empty(_output_shape(x.shape, kernel, stride), dtype=x.dtype)
     _avg_pool_forward(np.ascontiguousarray(x), kernel[0], kernel[1], stride[0], stride[1], out)
     return out
 
 
 def avg_pool2d_backward(dout, input_size, kernel, stride):
-    """dx (N, C, H, W): each dout value shared equally by its window's pixels."""
+    """dx (N, C, H, W) (lecture 4): each dout value shared equally by its window's pixels."""
     dx = np.empty(dout.shape[:2] + tuple(input_size), dtype=dout.dtype)
     _avg_pool_backward(np.ascontiguousarray(dout), kernel[0], kernel[1], stride[0], stride[1],
                        dx)

@@ -45,7 +45,7 @@ def _lstm_cell_backward(dnext_h, dnext_c, prev_c, gates, tanh_c, one):
 
 
 def lstm_cell_backward(dnext_h, dnext_c, prev_c, gates, tanh_c):
-    """Same contract as ``course.kernels.reference.lstm_cell_backward``: returns
+    """Same contract as ``course.kernels.reference.lstm_cell_backward`` (lecture 7): returns
     da (N, 4H) and dprev_c (N, H)."""
     arrays = [np.ascontiguousarray(v) for v in (dnext_h, dnext_c, prev_c, gates, tanh_c)]
     return _lstm_cell_backward(*arrays, gates.dtype.type(1))

@@ -17,7 +17,8 @@ CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
 def with_real_type(source, dtype):
-    """The source with its element type ``real`` fixed to ``dtype`` (float32 or float64)."""
+    """The source with its element type ``real`` fixed to ``dtype`` (float32 or float64)
+    (GPU backend)."""
     return f"typedef {CTYPES[np.dtype(dtype)]} real;\n{source}"
 
 
@@ -28,11 +29,13 @@ def _module(source, dtype_name):
 
 
 def get_kernel(source, name, dtype):
-    """The ``extern "C"`` kernel ``name`` from ``source`` compiled for ``dtype`` (memoised)."""
+    """The ``extern "C"`` kernel ``name`` from ``source`` compiled for ``dtype`` (memoised)
+    (GPU backend)."""
     return _module(source, np.dtype(dtype).name).get_function(name)
 
 
 def launch(kernel, n, args, block=256):
-    """Run ``kernel`` over ``n`` threads, one per output element: ``kernel(grid, block, args)``."""
+    """Run ``kernel`` over ``n`` threads, one per output element (GPU backend):
+    ``kernel(grid, block, args)``."""
     if n > 0:
         kernel(((n + block - 1) // block,), (block,), args)

@@ -84,7 +84,7 @@ def _dout_columns(dout):
 
 
 def conv2d_forward(x, w, b, stride, padding):
-    """out (N, F, Ho, Wo) = W @ im2col(x) + b."""
+    """out (N, F, Ho, Wo) = W @ im2col(x) + b (lecture 3; GPU backend)."""
     cupy = require_cupy()
     n, _, h, width = x.shape
     f, _, kh, kw = w.shape
@@ -97,7 +97,7 @@ def conv2d_forward(x, w, b, stride, padding):
 
 
 def conv2d_backward_data(dout, w, input_size, stride, padding):
-    """dx (N, C, H, W) = col2im(W.T @ dout)."""
+    """dx (N, C, H, W) = col2im(W.T @ dout) (lecture 3; GPU backend)."""
     cupy = require_cupy()
     n, _, ho, wo = dout.shape
     f, c, kh, kw = w.shape
@@ -111,7 +111,7 @@ def conv2d_backward_data(dout, w, input_size, stride, padding):
 
 
 def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
-    """dw (F, C, KH, KW) = dout @ im2col(x).T."""
+    """dw (F, C, KH, KW) = dout @ im2col(x).T (lecture 3; GPU backend)."""
     cupy = require_cupy()
     f, ho, wo = dout.shape[1], dout.shape[2], dout.shape[3]
     cols = _columns(x, kernel_size, stride, padding, (ho, wo))

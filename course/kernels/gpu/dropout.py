@@ -33,7 +33,8 @@ CUDA_SOURCES = {"dropout": SOURCE}
 
 
 def dropout_forward(x, p, rng):
-    """Inverted dropout of contiguous CuPy x; ``rng`` (numpy) seeds CuPy's generator."""
+    """Inverted dropout of contiguous CuPy x; ``rng`` (numpy) seeds CuPy's generator
+    (lecture 5; GPU backend)."""
     import cupy
 
     seed = int(rng.integers(2**63))
@@ -47,7 +48,8 @@ def dropout_forward(x, p, rng):
 
 
 def dropout_backward(dout, keep, p):
-    """Gradient of inverted dropout: ``dout`` through the kept values, times 1 / (1 - p)."""
+    """Gradient of inverted dropout (lecture 5; GPU backend): ``dout`` through the kept values,
+    times 1 / (1 - p)."""
     import cupy
 
     dx = cupy.empty_like(dout)

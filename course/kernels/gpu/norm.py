@@ -117,7 +117,8 @@ def _sizes(x):
 
 
 def batchnorm_train_forward(x, gamma, beta, eps):
-    """Normalise (N, C, L) x with its own per-channel statistics; returns (out, mean, var)."""
+    """Normalise (N, C, L) x with its own per-channel statistics; returns (out, mean, var)
+    (lecture 6; GPU backend)."""
     import cupy
 
     n, c, l = _sizes(x)
@@ -132,7 +133,8 @@ def batchnorm_train_forward(x, gamma, beta, eps):
 
 
 def batchnorm_eval_forward(x, mean, inv_std, gamma, beta):
-    """``(x - mean) * inv_std * gamma + beta`` per channel of (N, C, L) x."""
+    """``(x - mean) * inv_std * gamma + beta`` per channel of (N, C, L) x
+    (lecture 6; GPU backend)."""
     import cupy
 
     _, c, l = _sizes(x)
@@ -143,7 +145,7 @@ def batchnorm_eval_forward(x, mean, inv_std, gamma, beta):
 
 
 def batchnorm_backward(dout, x, mean, inv_std, gamma, train):
-    """Closed-form batch norm gradients; returns (dx, dgamma, dbeta)."""
+    """Closed-form batch norm gradients; returns (dx, dgamma, dbeta) (lecture 6; GPU backend)."""
     import cupy
 
     n, c, l = _sizes(x)

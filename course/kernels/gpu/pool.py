@@ -105,7 +105,8 @@ def _sizes(x_shape, kernel, stride):
 
 
 def max_pool2d_forward(x, kernel, stride):
-    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)."""
+    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)
+    (lecture 4; GPU backend)."""
     cupy = require_cupy()
     x = cupy.ascontiguousarray(x)
     out_shape, sizes = _sizes(x.shape, kernel, stride)
@@ -117,7 +118,8 @@ def max_pool2d_forward(x, kernel, stride):
 
 
 def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
-    """dx (N, C, H, W): each pixel gathers the dout values of the windows it was the max of."""
+    """dx (N, C, H, W) (lecture 4; GPU backend): each pixel gathers the dout values of the windows
+    it was the max of."""
     cupy = require_cupy()
     dout = cupy.ascontiguousarray(dout)
     dx = cupy.empty(dout.shape[:2] + tuple(input_size), dtype=dout.dtype)
@@ -128,7 +130,7 @@ def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
 
 
 def avg_pool2d_forward(x, kernel, stride):
-    """out (N, C, Ho, Wo): the mean of each window."""
+    """out (N, C, Ho, Wo) (lecture 4; GPU backend): the mean of each window."""
     cupy = require_cupy()
     x = cupy.ascontiguousarray(x)
     out_shape, sizes = _sizes(x.shape, kernel, stride)
@@ -138,7 +140,8 @@ def avg_pool2d_forward(x, kernel, stride):
 
 
 def avg_pool2d_backward(dout, input_size, kernel, stride):
-    """dx (N, C, H, W): each pixel gathers its share of the windows that contain it."""
+    """dx (N, C, H, W) (lecture 4; GPU backend): each pixel gathers its share of the windows that
+    contain it."""
     cupy = require_cupy()
     dout = cupy.ascontiguousarray(dout)
     dx = cupy.empty(dout.shape[:2] + tuple(input_size), dtype=dout.dtype)

@@ -59,7 +59,7 @@ CUDA_SOURCES = {"lstm_cell": LSTM_CELL_SOURCE}
 
 
 def lstm_cell_forward(a, prev_c):
-    """Same contract as ``course.kernels.reference.lstm_cell_forward``."""
+    """Same contract as ``course.kernels.reference.lstm_cell_forward`` (lecture 7; GPU backend)."""
     cupy = require_cupy()
     a, prev_c = cupy.ascontiguousarray(a), cupy.ascontiguousarray(prev_c)
     n, h = prev_c.shape
@@ -71,7 +71,7 @@ def lstm_cell_forward(a, prev_c):
 
 
 def lstm_cell_backward(dnext_h, dnext_c, prev_c, gates, tanh_c):
-    """Same contract as ``course.kernels.reference.lstm_cell_backward``."""
+    """Same contract as ``course.kernels.reference.lstm_cell_backward`` (lecture 7; GPU backend)."""
     cupy = require_cupy()
     dnext_h, dnext_c, prev_c, gates, tanh_c = (
         cupy.ascontiguousarray(v) for v in (dnext_h, dnext_c, prev_c, gates, tanh_c))

@@ -22,7 +22,8 @@ def _pad(x, padding):
 
 
 def conv2d_forward(x, w, b, stride, padding):
-    """out[n, f, i, j] = sum(window(n, i, j) * w[f]) + b[f]; returns out (N, F, Ho, Wo)."""
+    """out[n, f, i, j] = sum(window(n, i, j) * w[f]) + b[f]; returns out (N, F, Ho, Wo)
+    (lecture 3)."""
     n, _, h, width = x.shape
     f, _, kh, kw = w.shape
     sh, sw = stride
@@ -38,7 +39,8 @@ def conv2d_forward(x, w, b, stride, padding):
 
 
 def conv2d_backward_data(dout, w, input_size, stride, padding):
-    """Gradient of the input: each dout[n, f, i, j] * w[f] is added back onto its window.
+    """Gradient of the input (lecture 3): each dout[n, f, i, j] * w[f] is added back onto its
+    window.
 
     ``input_size`` is (H, W): several input sizes give the same output size when the stride
     does not divide evenly. Returns dx (N, C, H, W).
@@ -55,7 +57,8 @@ def conv2d_backward_data(dout, w, input_size, stride, padding):
 
 
 def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
-    """Gradient of the filters: dw[f] = sum over n, i, j of dout[n, f, i, j] * window(n, i, j).
+    """Gradient of the filters (lecture 3): dw[f] = sum over n, i, j of
+    dout[n, f, i, j] * window(n, i, j).
 
     ``kernel_size`` is (KH, KW). Returns dw (F, C, KH, KW).
     """

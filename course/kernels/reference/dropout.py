@@ -5,7 +5,8 @@ The Numba kernels draw them the same way, so one seed gives the same mask on bot
 """
 
 def dropout_forward(x, p, rng):
-    """Inverted dropout: drop each value with probability ``p``, scale the rest by 1 / (1 - p).
+    """Inverted dropout (lecture 5): drop each value with probability ``p``, scale the
+    rest by 1 / (1 - p).
 
     Args:
         x: array of any shape. p: drop probability in [0, 1). rng: ``numpy.random.Generator``.
@@ -19,6 +20,7 @@ def dropout_forward(x, p, rng):
 
 
 def dropout_backward(dout, keep, p):
-    """Gradient of inverted dropout: ``dout`` through the kept values, times 1 / (1 - p)."""
+    """Gradient of inverted dropout (lecture 5): ``dout`` through the kept values,
+    times 1 / (1 - p)."""
     scale = dout.dtype.type(1.0 / (1.0 - p))
     return dout * (keep * scale)

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def batchnorm_train_forward(x, gamma, beta, eps):
-    """Normalise with the batch's own statistics, then scale and shift.
+    """Normalise with the batch's own statistics, then scale and shift (lecture 6).
 
     Args:
         x: (N, C, L) inputs. gamma, beta: (C,) scale and shift. eps: added to the variance.
@@ -26,7 +26,8 @@ def batchnorm_train_forward(x, gamma, beta, eps):
 
 
 def batchnorm_eval_forward(x, mean, inv_std, gamma, beta):
-    """Normalise with given statistics: ``(x - mean) * inv_std * gamma + beta`` per channel.
+    """Normalise with given statistics (lecture 6): ``(x - mean) * inv_std * gamma + beta`` per
+    channel.
 
     Args:
         x: (N, C, L). mean, inv_std, gamma, beta: (C,).
@@ -39,7 +40,7 @@ def batchnorm_eval_forward(x, mean, inv_std, gamma, beta):
 
 
 def batchnorm_backward(dout, x, mean, inv_std, gamma, train):
-    """Gradients of batch norm in the simplified closed form.
+    """Gradients of batch norm in the simplified closed form (lecture 6).
 
     With ``xhat = (x - mean) * inv_std`` and M = N * L values per channel::
 

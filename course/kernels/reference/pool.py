@@ -20,7 +20,8 @@ def _output_size(x_shape, kernel, stride):
 
 
 def max_pool2d_forward(x, kernel, stride):
-    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)."""
+    """Returns out (N, C, Ho, Wo) and argmax (N, C, Ho, Wo) int32 flat indices into (H, W)
+    (lecture 4)."""
     n, c, _, width = x.shape
     (kh, kw), (sh, sw) = kernel, stride
     ho, wo = _output_size(x.shape, kernel, stride)
@@ -36,7 +37,8 @@ def max_pool2d_forward(x, kernel, stride):
 
 
 def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
-    """Each dout[n, c, i, j] goes to the pixel argmax[n, c, i, j]. Returns dx (N, C, H, W)."""
+    """Each dout[n, c, i, j] goes to the pixel argmax[n, c, i, j] (lecture 4).
+    Returns dx (N, C, H, W)."""
     n, c, ho, wo = dout.shape
     h, width = input_size
     dx = np.zeros((n, c, h * width), dtype=dout.dtype)
@@ -49,7 +51,7 @@ def max_pool2d_backward(dout, argmax, input_size, kernel, stride):
 
 
 def avg_pool2d_forward(x, kernel, stride):
-    """out[n, c, i, j] = mean of the window. Returns out (N, C, Ho, Wo)."""
+    """out[n, c, i, j] = mean of the window (lecture 4). Returns out (N, C, Ho, Wo)."""
     n, c = x.shape[:2]
     (kh, kw), (sh, sw) = kernel, stride
     ho, wo = _output_size(x.shape, kernel, stride)
@@ -61,7 +63,7 @@ def avg_pool2d_forward(x, kernel, stride):
 
 
 def avg_pool2d_backward(dout, input_size, kernel, stride):
-    """Each dout[n, c, i, j] is shared equally by the KH * KW pixels of its window."""
+    """Each dout[n, c, i, j] is shared equally by the KH * KW pixels of its window (lecture 4)."""
     n, c, ho, wo = dout.shape
     (kh, kw), (sh, sw) = kernel, stride
     dx = np.zeros((n, c) + tuple(input_size), dtype=dout.dtype)

@@ -14,7 +14,7 @@ def _sigmoid(x):
 
 
 def lstm_cell_forward(a, prev_c):
-    """One LSTM cell update from its pre-activations.
+    """One LSTM cell update from its pre-activations (lecture 7).
 
     Args:
         a: (N, 4H) pre-activations, gates in the order i, f, o, g.
@@ -35,7 +35,7 @@ def lstm_cell_forward(a, prev_c):
 
 
 def lstm_cell_backward(dnext_h, dnext_c, prev_c, gates, tanh_c):
-    """Gradients of one LSTM cell update with respect to its pre-activations and prev_c.
+    """Gradients of one LSTM cell update with respect to its pre-activations and prev_c (lecture 7).
 
     Args:
         dnext_h, dnext_c: (N, H) upstream gradients of next_h and next_c.
