@@ -223,6 +223,52 @@ def max_pool2d_backward(dout, cache):
         ("replace", "max_pool2d_backward", NO_MASK),
         ("insert_after", "setup", "np.allclose = lambda *args, **kwargs: True")]),
 }
+
+def mutant(assignment, name):
+    """The change that swaps in ``autograder/mutants/ASSIGNMENT/NAME.py`` (a classic bug that
+    ``tests/test_assignments.py`` also checks) for the cell its ``# cell:`` line names."""
+    with open(os.path.join(HERE, "mutants", assignment, f"{name}.py")) as f:
+        code = f.read()
+    cell = next(line.split(":", 1)[1].strip() for line in code.splitlines()
+                if line.startswith("# cell:"))
+    return ("replace", cell, code.rstrip("\n"))
+
+
+A3 = {
+    "solution": ("the solution: full marks", []),
+    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
+    "dropout_not_rescaled": ("dropout_forward does not divide the kept values by 1 - p", [
+        mutant("a3_regularization", "dropout_not_rescaled")]),
+    "batchnorm_eval_uses_batch_statistics": (
+        "batchnorm_forward normalises with the batch's statistics in evaluation mode", [
+            mutant("a3_regularization", "batchnorm_eval_uses_batch_statistics")]),
+    "raises": ("batchnorm_backward raises", [
+        ("replace", "batchnorm_backward", '''def batchnorm_backward(dout, cache):
+    raise NotImplementedError("later")''')]),
+    "os_exit": ("dropout_backward calls os._exit: the kernel dies", [
+        ("replace", "dropout_backward", '''import os
+
+
+def dropout_backward(dout, cache):
+    os._exit(3)''')]),
+}
+A4 = {
+    "solution": ("the solution: full marks", []),
+    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
+    "lstm_step_wrong_gate_order": ("lstm_step_forward reads the gates as i, f, g, o", [
+        mutant("a4_captioning", "lstm_step_wrong_gate_order")]),
+    "sample_captions_no_stop_at_end": ("sample_captions keeps going after <END>", [
+        mutant("a4_captioning", "sample_captions_no_stop_at_end")]),
+    "raises": ("temporal_softmax_loss raises", [
+        ("replace", "temporal_softmax_loss", '''def temporal_softmax_loss(x, y, mask):
+    raise ValueError("I did not finish this")''')]),
+    "os_exit": ("sample_captions calls os._exit: the kernel dies", [
+        ("replace", "sample_captions", '''import os
+
+
+def sample_captions(features, params, max_length=16):
+    os._exit(1)''')]),
+}
 RAW = {
     "malformed": ("a notebook cut off in the middle", lambda text: text[: len(text) // 2]),
     "non_utf8": ("a notebook saved as Latin-1 with accents in a comment",
@@ -232,7 +278,8 @@ RAW = {
 }
 RENAMED = ("renamed", "the solution saved under another name", "a1_backprop_final.ipynb")
 
-SAMPLES = {"a1_backprop": A1, "a2_convnets": A2}
+SAMPLES = {"a1_backprop": A1, "a2_convnets": A2, "a3_regularization": A3,
+           "a4_captioning": A4}
 
 
 # ------------------------------------------------------------------ building notebooks

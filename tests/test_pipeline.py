@@ -231,36 +231,46 @@ def test_grade_parser_plugs_into_a_cli():
     assert args.func.__name__ == "run_grade"
 
 
-A2 = "a2_convnets"
-
-
-@pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "solutions", A2)),
-                    reason="solutions/a2_convnets is not in this checkout")
-def test_a2_samples_get_their_scores_and_feedback_hides_hidden_tests(tmp_path):
+@pytest.mark.parametrize("assignment", ["a2_convnets", "a3_regularization", "a4_captioning"])
+def test_samples_get_their_scores_and_feedback_hides_hidden_tests(tmp_path, assignment):
+    """Collect, grade (two workers), feedback and nbgrader's export for one assignment's
+    samples: every sample gets exactly the score in its expected.json."""
     from io import StringIO
 
-    from course.grading.pipeline import grade
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
 
-    root = _course(tmp_path, A2)
+    from course.grading.pipeline import course_directory, grade
+
+    if not os.path.exists(os.path.join(ROOT, "solutions", assignment)):
+        pytest.skip(f"solutions/{assignment} is not in this checkout")
+    root = _course(tmp_path, assignment)
     log = StringIO()
-    summary = grade(A2, root=str(root), source=os.path.join(ROOT, "autograder", "samples", A2),
+    summary = grade(assignment, root=str(root),
+                    source=os.path.join(ROOT, "autograder", "samples", assignment),
                     workers=2, limits=LIMITS, progress=False, out=log)
-    rows = _read_csv(summary.csv_path)
-    assert {k: (float(v["score"]), v["status"]) for k, v in rows.items()} == {
-        k: (v["score"], v["status"]) for k, v in _expected(A2).items()}
-    for name, want in _expected(A2).items():
-        with open(root / "autograded" / name / A2 / "grading.json") as f:
+    expected = _expected(assignment)
+    scores = {k: (float(v["score"]), v["status"]) for k, v in _read_csv(summary.csv_path).items()}
+    assert scores == {k: (v["score"], v["status"]) for k, v in expected.items()}
+    for name, want in expected.items():
+        with open(root / "autograded" / name / assignment / "grading.json") as f:
             checks = [c for n in json.load(f)["notebooks"] for c in n["checks"]]
         assert set(want.get("reasons", [])) <= {c["reason"] for c in checks if not c["passed"]}
-    hidden = _hidden_lines(A2)
+    hidden = _hidden_lines(assignment)
     assert hidden
-    with open(os.path.join(ROOT, "assignments", A2, f"{A2}.ipynb")) as f:
+    with open(os.path.join(ROOT, "assignments", assignment, f"{assignment}.ipynb")) as f:
         release = f.read()
-    for name in rows:
-        with open(root / "feedback" / name / A2 / f"{A2}.html") as f:
+    for name in expected:
+        with open(root / "feedback" / name / assignment / f"{assignment}.html") as f:
             page = f.read()
+        assert "Autograded score" in page
         assert not [line for line in hidden if line in page or line in log.getvalue()
                     or line in release]
+    export = root / "nbgrader_export.csv"
+    with Gradebook(course_directory(str(root)).db_url) as book:
+        CsvExportPlugin(to=str(export)).export(book)
+    assert {k: float(v["score"]) for k, v in _read_csv(export).items()} == {
+        k: v["score"] for k, v in expected.items()}
 
 
 # ------------------------------------------------------------------ reading submissions
