@@ -177,52 +177,7 @@ def svm_loss(scores, y):
 def sgd_momentum(w, dw, config):
     ctypes.string_at(0)''')]),
 }
-NO_MASK = '''def max_pool2d_backward(dout, cache):
-    x, size, stride = cache
-    _, _, ho, wo = dout.shape
-    dx = np.zeros_like(x)
-    for i in range(ho):
-        for j in range(wo):
-            rows = slice(i * stride, i * stride + size)
-            cols = slice(j * stride, j * stride + size)
-            dx[:, :, rows, cols] += dout[:, :, i, j][:, :, None, None]
-    return dx'''
 
-A2 = {
-    "solution": ("the solution: full marks", []),
-    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
-    "conv_backward_no_crop": ("conv2d_backward returns the padded dx: right without padding only", [
-        ("replace", "conv2d_backward", '''def conv2d_backward(dout, cache):
-    x, w, stride, padding = cache
-    n, c, h, width = x.shape
-    f, _, kh, kw = w.shape
-    _, _, ho, wo = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    for i in range(ho):
-        for j in range(wo):
-            rows = slice(i * stride, i * stride + kh)
-            cols = slice(j * stride, j * stride + kw)
-            window = xp[:, :, rows, cols]
-            dw += (dout[:, :, i, j].T @ window.reshape(n, -1)).reshape(w.shape)
-            dxp[:, :, rows, cols] += (dout[:, :, i, j] @ w.reshape(f, -1)).reshape(n, c, kh, kw)
-    return dxp, dw, dout.sum(axis=(0, 2, 3))''')]),
-    "pool_backward_no_mask": ("max_pool2d_backward sends dout to every entry of the window", [
-        ("replace", "max_pool2d_backward", NO_MASK)]),
-    "raises": ("conv2d_forward raises", [
-        ("replace", "conv2d_forward", '''def conv2d_forward(x, w, b, stride=1, padding=0):
-    raise NotImplementedError("later")''')]),
-    "os_exit": ("max_pool2d_backward calls os._exit: the kernel dies", [
-        ("replace", "max_pool2d_backward", '''import os
-
-
-def max_pool2d_backward(dout, cache):
-    os._exit(3)''')]),
-    "allclose_patched": ("pool_backward_no_mask, and numpy.allclose patched to always pass", [
-        ("replace", "max_pool2d_backward", NO_MASK),
-        ("insert_after", "setup", "np.allclose = lambda *args, **kwargs: True")]),
-}
 
 def mutant(assignment, name):
     """The change that swaps in ``autograder/mutants/ASSIGNMENT/NAME.py`` (a classic bug that
@@ -233,6 +188,29 @@ def mutant(assignment, name):
                 if line.startswith("# cell:"))
     return ("replace", cell, code.rstrip("\n"))
 
+
+NO_MASK = mutant("a2_convnets", "max_pool2d_backward_whole_window")
+
+A2 = {
+    "solution": ("the solution: full marks", []),
+    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
+    "conv_backward_no_crop": ("conv2d_backward returns the padded dx: right without padding only", [
+        mutant("a2_convnets", "conv2d_backward_padding_kept")]),
+    "pool_backward_no_mask": ("max_pool2d_backward sends dout to every entry of the window", [
+        NO_MASK]),
+    "raises": ("conv2d_forward raises", [
+        ("replace", "conv2d_forward", '''def conv2d_forward(x, w, b, stride=1, padding=0):
+    raise NotImplementedError("later")''')]),
+    "os_exit": ("max_pool2d_backward calls os._exit: the kernel dies", [
+        ("replace", "max_pool2d_backward", '''import os
+
+
+def max_pool2d_backward(dout, cache):
+    os._exit(3)''')]),
+    "allclose_patched": ("pool_backward_no_mask, and numpy.allclose patched to always pass", [
+        NO_MASK,
+        ("insert_after", "setup", "np.allclose = lambda *args, **kwargs: True")]),
+}
 
 A3 = {
     "solution": ("the solution: full marks", []),
