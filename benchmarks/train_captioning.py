@@ -1,6 +1,7 @@
 """Train the captioning model on generated shape scenes and report corpus BLEU on held-out images.
 
     PYTHONPATH=. python benchmarks/train_captioning.py [--seconds 280] [--threads 2] [--clock cpu]
+        [--device cuda]
 
 Trains with Adam until the time budget is spent (or --epochs run out), then decodes the test
 images greedily and prints BLEU-1..4 against all their true captions, and the time taken.
@@ -31,6 +32,7 @@ def main():
                         help="CNN channels (default 32) or MLP width (default 256)")
     parser.add_argument("--beam-width", type=int, default=1, help="1: greedy decoding")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="what --seconds counts: wall-clock, or CPU time / threads")
     args = parser.parse_args()
@@ -62,14 +64,14 @@ def main():
     train_start, train_cpu = clock(), time.process_time()
     result = train_captioner(model, optimizer, data, epochs=args.epochs, seconds=args.seconds,
                              batch_size=args.batch_size, seed=args.seed, clock=clock,
-                             log_every=200)
+                             log_every=200, device=args.device)
     train_time = clock() - train_start
     train_cpu = time.process_time() - train_cpu
 
     test_start = time.perf_counter()
     bleu, hypotheses, refs = caption_bleu(model, data["test_images"], data["test_captions"],
                                           data["test_image_idxs"], data["idx_to_word"],
-                                          beam_width=args.beam_width)
+                                          beam_width=args.beam_width, device=args.device)
     for i in range(5):
         print(f"  {' '.join(hypotheses[i])!r}  (true: {' '.join(refs[i][0])!r})")
     print("test BLEU-1..4: " + "  ".join(f"{b:.3f}" for b in bleu))

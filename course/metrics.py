@@ -19,6 +19,8 @@ instead of 0, so one missing order does not zero the whole score.
 import math
 from collections import Counter
 
+from course.backend import to_device
+
 
 def _tokens(sentence):
     return sentence.split() if isinstance(sentence, str) else list(sentence)
@@ -76,13 +78,15 @@ def corpus_bleu(hypotheses, references, max_order=4, epsilon=0.1):
 
 
 def caption_bleu(model, images, captions, image_idxs, idx_to_word, beam_width=1,
-                 max_length=16):
+                 max_length=16, device="cpu"):
     """Corpus BLEU-1..4 of a captioning model's captions for ``images`` (lecture 8).
 
     Args:
-        model: a ``CaptioningModel``; decodes greedily (``beam_width=1``) or by beam search.
-        images: (N, 3, 32, 32) images. captions: (M, L) true captions as word ids, each
-            belonging to the image ``image_idxs[m]``. idx_to_word: the vocabulary.
+        model: a ``CaptioningModel`` on ``device``; decodes greedily (``beam_width=1``) or by
+            beam search.
+        images: (N, 3, 32, 32) images, moved to ``device`` ("cpu" or "cuda") for decoding.
+        captions: (M, L) true captions as word ids, each belonging to the image
+            ``image_idxs[m]``. idx_to_word: the vocabulary.
 
     Returns:
         ``(bleu, hypotheses, references)``: the four BLEU scores, the generated captions as
@@ -90,6 +94,7 @@ def caption_bleu(model, images, captions, image_idxs, idx_to_word, beam_width=1,
     """
     from course.data.captions import decode, references
 
+    images = to_device(images, device)
     if beam_width == 1:
         generated = model.sample(images, max_length=max_length)
     else:

@@ -91,9 +91,10 @@ def tour_captioning(out, device="cpu"):
     data = load_shape_captions(n_train=10000, n_val=0, n_test=500, seed=0)
     model = CaptioningModel(data["word_to_idx"], wordvec_dim=64, hidden_dim=128, rng=0)
     optimizer = optim.Adam(model.parameters(), lr=2e-3, clip_norm=5.0)
-    result = train_captioner(model, optimizer, data, epochs=6, seed=0)
+    result = train_captioner(model, optimizer, data, epochs=6, seed=0, device=device)
     bleu, hypotheses, _ = caption_bleu(model, data["test_images"], data["test_captions"],
-                                       data["test_image_idxs"], data["idx_to_word"])
+                                       data["test_image_idxs"], data["idx_to_word"],
+                                       device=device)
     titles = ["\n".join(_wrap(hypotheses[i])) for i in range(8)]
     show_images(data["test_images"][:8], titles, ncols=4, scale=2.2).savefig(
         folder / "test_captions.png", dpi=100)

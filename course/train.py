@@ -35,16 +35,18 @@ def predict(model, X, batch_size=256, device="cpu"):
 
 
 def train_captioner(model, optimizer, data, epochs=100, seconds=None, batch_size=50, seed=0,
-                    clock=time.perf_counter, log_every=None):
+                    clock=time.perf_counter, log_every=None, device="cpu"):
     """Teacher-forced training of a ``CaptioningModel`` on a ``load_shape_captions`` dict
     (lecture 8).
 
     Each step takes a random batch of (image, caption) pairs; training stops after ``epochs``
-    epochs or once ``seconds`` of ``clock`` have passed, whichever comes first.
+    epochs or once ``seconds`` of ``clock`` have passed, whichever comes first. The model is
+    moved to ``device`` ("cpu" or "cuda") and so is every batch.
 
     Returns:
         dict with ``losses`` (one per step) and ``steps``.
     """
+    model.to(device)
     rng = np.random.default_rng(seed)
     captions, image_idxs, images = (data["train_captions"], data["train_image_idxs"],
                                     data["train_images"])
@@ -53,9 +55,10 @@ def train_captioner(model, optimizer, data, epochs=100, seconds=None, batch_size
         order = rng.permutation(len(captions))
         for i in range(0, len(order) - batch_size + 1, batch_size):
             batch = order[i:i + batch_size]
-            loss, _ = model.loss(images[image_idxs[batch]], captions[batch])
-            optimizer.step()
             optimizer.zero_grad()
+            loss, _ = model.loss(to_device(images[image_idxs[batch]], device),
+                                 to_device(captions[batch], device))
+            optimizer.step()
             losses.append(float(loss))
             if log_every and len(losses) % log_every == 0:
                 print(f"  step {len(losses)}: loss {np.mean(losses[-log_every:]):.3f}",

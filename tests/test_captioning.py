@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course import optim
+from course.backend import gpu_available, to_device
 from course.data.captions import (
     CAPTION_LENGTH,
     decode,
@@ -16,8 +17,9 @@ from course.data.captions import (
     references,
 )
 from course.gradcheck import rel_error
-from course.metrics import corpus_bleu
+from course.metrics import caption_bleu, corpus_bleu
 from course.models.captioning import CaptioningModel
+from course.train import train_captioner
 
 pytestmark = pytest.mark.rnn
 
@@ -238,6 +240,65 @@ def test_model_learns_to_caption_a_few_images(rng):
         optimizer.step()
     generated = model.sample(features, max_length=6)
     assert decode(generated, WORDS) == decode(captions, WORDS)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("image_input", ["features", "pixels"])
+def test_decoding_on_the_gpu_gives_the_cpu_captions(rng, image_input):
+    import cupy
+
+    model = CaptioningModel(WORD_TO_IDX, wordvec_dim=4, hidden_dim=6, image_input=image_input,
+                            input_dim=5, encoder_dim=3, rng=4, dtype=np.float64)
+    model.output.bias.data[END] = 1.5
+    images = rng.standard_normal((8, 5) if image_input == "features" else (8, 3, 32, 32))
+    on_cpu = model.sample(images, max_length=10), model.beam_search(images, 3, max_length=10)
+
+    model.to("cuda")
+    steps_on_gpu = []
+
+    def step(words, h, c):  # every decoder step must read and write GPU arrays only
+        log_probs, next_h, next_c = CaptioningModel._step(model, words, h, c)
+        steps_on_gpu.append(all(isinstance(a, cupy.ndarray)
+                                for a in (words, h, c, log_probs, next_h, next_c)))
+        return log_probs, next_h, next_c
+
+    model._step = step
+    images = to_device(images, "cuda")
+    on_gpu = model.sample(images, max_length=10), model.beam_search(images, 3, max_length=10)
+    assert steps_on_gpu and all(steps_on_gpu)
+    for cpu_captions, gpu_captions in zip(on_cpu, on_gpu, strict=True):
+        assert type(gpu_captions) is np.ndarray and gpu_captions.dtype == np.int64  # host ids
+        np.testing.assert_array_equal(gpu_captions, cpu_captions)
+
+
+def test_train_captioner_and_caption_bleu(shapes):
+    model = CaptioningModel(shapes["word_to_idx"], wordvec_dim=8, hidden_dim=16, encoder="mlp",
+                            encoder_dim=16, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=1e-2, clip_norm=5.0)
+    result = train_captioner(model, optimizer, shapes, epochs=3, batch_size=20, device="cpu")
+    assert result["steps"] == len(result["losses"]) == 3 * (len(shapes["train_captions"]) // 20)
+    assert np.mean(result["losses"][-3:]) < 0.9 * np.mean(result["losses"][:3])  # it learns
+    for beam_width in (1, 2):
+        bleu, hypotheses, refs = caption_bleu(
+            model, shapes["test_images"], shapes["test_captions"], shapes["test_image_idxs"],
+            shapes["idx_to_word"], beam_width=beam_width, device="cpu")
+        assert len(bleu) == 4 and all(0 <= b <= 1 for b in bleu)
+        assert len(hypotheses) == len(refs) == len(shapes["test_images"])
+
+
+@pytest.mark.skipif(gpu_available(), reason="checks the message shown without a GPU")
+def test_captioning_on_cuda_without_a_gpu_says_so_before_any_step(shapes):
+    model = tiny_model("pixels")
+    before = model.state_dict()
+    optimizer = optim.Adam(model.parameters())
+    with pytest.raises(RuntimeError, match="CuPy is not installed|no CUDA device"):
+        train_captioner(model, optimizer, shapes, epochs=1, device="cuda")
+    assert optimizer.steps == 0
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+    with pytest.raises(RuntimeError, match="CuPy is not installed|no CUDA device"):
+        caption_bleu(model, shapes["test_images"], shapes["test_captions"],
+                     shapes["test_image_idxs"], shapes["idx_to_word"], device="cuda")
 
 
 def test_model_rejects_bad_configuration():

@@ -3,6 +3,10 @@
 import subprocess
 import sys
 
+import pytest
+
+from course import tour
+from course.backend import gpu_available
 from course.cli import main
 from course.doctor import report
 
@@ -14,6 +18,20 @@ def test_tour_mlp_reaches_97_percent(tmp_path, capsys):
     assert accuracy >= 97.0
     for name in ("best.npz", "last.npz", "loss_curve.png", "confusion_matrix.png"):
         assert (tmp_path / "mlp" / name).stat().st_size > 0
+
+
+@pytest.mark.skipif(gpu_available(), reason="checks the message shown without a GPU")
+@pytest.mark.parametrize("step", list(tour.STEPS))
+def test_tour_on_cuda_without_a_gpu_fails_before_training(tmp_path, monkeypatch, step):
+    # --device reaches the training of every step: no silent training on the CPU
+    def evaluation_reached(*args, **kwargs):
+        raise AssertionError(f"{step} trained on the CPU although --device cuda was asked for")
+
+    monkeypatch.setattr(tour, "predict", evaluation_reached)
+    monkeypatch.setattr(tour, "caption_bleu", evaluation_reached)
+    with pytest.raises(RuntimeError, match="CuPy is not installed|no CUDA device"):
+        main(["tour", "--models", step, "--device", "cuda", "--out", str(tmp_path)])
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
 
 
 def test_unknown_tour_step_is_an_error(tmp_path):

@@ -6,11 +6,16 @@ Training uses teacher forcing: the decoder reads the true caption shifted by one
 (``<START> a red circle``) and is scored on predicting the next words (``a red circle <END>``),
 with the ``<NULL>`` padding masked out of the loss. At test time ``sample`` feeds back its own
 greedy choice, and ``beam_search`` keeps the ``beam_width`` most likely partial captions.
+
+The model runs on the device of its parameters (``model.to("cuda")`` for the GPU): every array
+it makes comes from ``xp = get_array_module(...)`` of its inputs, so the images (and, for the
+loss, the captions) must live on that device too. Decoding returns host (numpy) word ids.
 """
 
 import numpy as np
 
 from course import nn, ops
+from course.backend import get_array_module, to_host
 from course.data.captions import END, NULL, SPECIAL_TOKENS, START
 from course.nn.init import make_rng
 
@@ -96,8 +101,8 @@ class CaptioningModel(nn.Module):
         """Teacher-forced loss and gradients.
 
         Args:
-            images: (N, 3, 32, 32) pixels or (N, input_dim) features.
-            captions: (N, L) int word ids, ``<START> ... <END> <NULL>...``.
+            images: (N, 3, 32, 32) pixels or (N, input_dim) features, on the model's device.
+            captions: (N, L) int word ids, ``<START> ... <END> <NULL>...``, on that device too.
 
         Returns:
             loss (sum over time of the cross-entropy, mean over the batch) and a dict
@@ -116,38 +121,51 @@ class CaptioningModel(nn.Module):
         return loss, {name: p.grad for name, p in self.named_parameters()}
 
     def _initial_state(self, images):
+        """The decoder's first state: h (N, H) encodes the images, the cell c (N, H) is zero."""
         h = self.encoder(images)
-        return h, np.zeros_like(h)
+        return h, get_array_module(h).zeros_like(h)
 
     def _step(self, words, h, c):
-        """Feed one word per row: returns log-probabilities (n, V) of the next word and (h, c)."""
+        """Feed one word per row: words (n,) int ids, h and c (n, H), all on the model's device.
+
+        Returns:
+            log-probabilities (n, V) of the next word, and the new (h, c).
+        """
+        xp = get_array_module(h)
         x = self.embed.weight.data[words]
         (h, c), _ = ops.lstm_step_forward(x, h, c, self.lstm.Wx.data, self.lstm.Wh.data,
                                           self.lstm.b.data)
         scores = h @ self.output.weight.data + self.output.bias.data
         shifted = scores - scores.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)), h, c
+        return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True)), h, c
 
     def sample(self, images, max_length=16):
         """Greedy decoding: feed back the most likely word at every step.
 
+        Args:
+            images: (N, 3, 32, 32) pixels or (N, input_dim) features, on the model's device.
+            max_length: the number of words generated per image, at most.
+
         Returns:
-            (N, max_length) int word ids (without ``<START>``); a row stops at its first
-            ``<END>`` (kept) and is ``<NULL>`` afterwards.
+            (N, max_length) int64 word ids (without ``<START>``) as a numpy array, wherever the
+            model lives; a row stops at its first ``<END>`` (kept) and is ``<NULL>`` afterwards.
+            On the GPU the words stay there until the end; each step reads back one boolean
+            ("has every row finished?").
         """
         h, c = self._initial_state(images)
+        xp = get_array_module(h)
         n = h.shape[0]
-        captions = np.full((n, max_length), self.null, dtype=np.int64)
-        words = np.full(n, self.start, dtype=np.int64)
-        finished = np.zeros(n, dtype=bool)
+        captions = xp.full((n, max_length), self.null, dtype=xp.int64)
+        words = xp.full(n, self.start, dtype=xp.int64)
+        finished = xp.zeros(n, dtype=bool)
         for t in range(max_length):
             log_probs, h, c = self._step(words, h, c)
-            words = np.where(finished, self.null, log_probs.argmax(axis=1))
+            words = xp.where(finished, self.null, log_probs.argmax(axis=1))
             captions[:, t] = words
             finished |= words == self.end
             if finished.all():
                 break
-        return captions
+        return to_host(captions)
 
     def beam_search(self, images, beam_width=3, max_length=16):
         """Beam search: keep the ``beam_width`` partial captions of highest log-probability.
@@ -156,8 +174,15 @@ class CaptioningModel(nn.Module):
         caption can beat its best finished one (log-probabilities only decrease). Scores are
         sums of log-probabilities, without length normalisation. ``beam_width=1`` is greedy.
 
+        The images are searched one at a time. The LSTM steps and the scoring run on the
+        model's device; at each step the (beams * V) scores of the candidates come to the host,
+        where Python picks the beams to keep, and their words go back (a few kilobytes).
+
+        Args:
+            images: (N, 3, 32, 32) pixels or (N, input_dim) features, on the model's device.
+
         Returns:
-            (N, max_length) int word ids, in the format of :meth:`sample`.
+            (N, max_length) int64 word ids as a numpy array, in the format of :meth:`sample`.
         """
         if beam_width < 1:
             raise ValueError(f"beam_width must be at least 1, got {beam_width}")
@@ -169,13 +194,15 @@ class CaptioningModel(nn.Module):
         return captions
 
     def _beam_search_one(self, h, c, beam_width, max_length):
-        scores = np.zeros(1)
+        """Beam search from one image's state h, c (1, H); returns its best caption's words."""
+        xp = get_array_module(h)
+        scores = [0.0]                     # the log-probability of each live beam (host)
         beams = [[]]                       # the words of each live beam
-        words = np.array([self.start])
+        words = xp.asarray([self.start])   # the last word of each live beam, on the device
         finished = []                      # (score, words) of captions that reached <END>
         for _ in range(max_length):
             log_probs, h, c = self._step(words, h, c)
-            total = (scores[:, None] + log_probs).ravel()
+            total = to_host((xp.asarray(scores)[:, None] + log_probs).ravel())
             order = np.argsort(-total, kind="stable")[:2 * beam_width]
             keep = []
             for k in order:
@@ -186,12 +213,12 @@ class CaptioningModel(nn.Module):
                     keep.append((beam, word, total[k]))
             if not keep:
                 break
-            rows = [beam for beam, _, _ in keep]
+            rows = xp.asarray([beam for beam, _, _ in keep])
             beams = [beams[beam] + [word] for beam, word, _ in keep]
-            scores = np.array([score for _, _, score in keep])
-            words = np.array([word for _, word, _ in keep])
+            scores = [score for _, _, score in keep]
+            words = xp.asarray([word for _, word, _ in keep])
             h, c = h[rows], c[rows]
-            if finished and max(s for s, _ in finished) >= scores.max():
+            if finished and max(s for s, _ in finished) >= max(scores):
                 break
         candidates = finished + list(zip(scores, beams, strict=True))
         return max(candidates, key=lambda pair: pair[0])[1]
