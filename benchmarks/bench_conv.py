@@ -1,8 +1,10 @@
 """Convolution and max-pooling speed: course (Numba) vs a plain numpy im2col vs PyTorch.
 
 One run times, on the same machine and thread count, the forward + backward pass (all
-gradients) of each layer below, and prints a table of median times and ratios, GFLOP/s and the
-share of the machine's float32 matrix-multiply rate (a 2048^3 product measured in the same run).
+gradients) of each layer of ``course.roofline.CONV_LAYERS``, and prints a table of times and
+ratios, GFLOP/s and the share of the machine's float32 matrix-multiply rate (a 2048^3 product
+measured in the same run). The libraries take turns, round after round, and each keeps its
+fastest round (``race``): on a machine shared with others, speed drifts by 2x within minutes.
 It also reports how long the first call takes in a fresh process: with an empty Numba cache
 (compiling) and with the on-disk cache warm (loading).
 
@@ -11,6 +13,7 @@ It also reports how long the first call takes in a fresh process: with an empty 
 """
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -20,17 +23,16 @@ import time
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from course import ops
-from course.backend import to_device
+from course import ops, roofline
+from course.backend import (
+    array_module_for,
+    describe_device,
+    gpu_available,
+    synchronize,
+    to_device,
+)
+from course.roofline import CONV_LAYERS, conv_flops
 
-# (label, N, C, F, H=W, k, stride, padding)
-LAYERS = [
-    ("N64 C3->32 32x32 k3 p1", 64, 3, 32, 32, 3, 1, 1),
-    ("N64 C32->64 16x16 k3 p1", 64, 32, 64, 16, 3, 1, 1),
-    ("N128 C1->6 28x28 k5", 128, 1, 6, 28, 5, 1, 0),
-    ("N128 C6->16 12x12 k5", 128, 6, 16, 12, 5, 1, 0),
-    ("N32 C64->64 16x16 k3 s2 p1", 32, 64, 64, 16, 3, 2, 1),
-]
 POOL_SHAPE = (64, 32, 32, 32)
 
 
@@ -83,31 +85,21 @@ def numpy_max_pool(x, dout):
 CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
 
 
-def median_time(fn, repeats, warmup=2, sync=None):
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeats):
-        start = CLOCK()
-        fn()
-        if sync:
-            sync()
-        times.append(CLOCK() - start)
-    return float(np.median(times))
+def race(candidates, rounds, repeats, sync=None):
+    """Best-of-rounds median seconds of each candidate: ``{name: seconds}``.
 
-
-def matmul_gflops(xp, repeats, sync=None):
-    rng = np.random.default_rng(0)
-    a = xp.asarray(rng.standard_normal((2048, 2048), dtype=np.float32))
-    b = xp.asarray(rng.standard_normal((2048, 2048), dtype=np.float32))
-    return 2 * 2048 ** 3 / median_time(lambda: a @ b, repeats, sync=sync) / 1e9
-
-
-def conv_flops(n, c, f, size, k, stride, padding):
-    out = (size + 2 * padding - k) // stride + 1
-    return 3 * 2 * n * f * c * k * k * out * out  # forward, data gradient, weight gradient
+    ``candidates`` maps names to functions. Each round times every candidate in turn, as one
+    block of ``repeats`` calls after a warm-up call (``course.roofline.median_time``), and each
+    candidate keeps its fastest round. Taking turns spreads a shared machine's changing speed
+    over all of them alike, and whole blocks keep one library's idle threads, still spinning
+    just after its last call, from slowing down the next library's calls.
+    """
+    best = {}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            seconds = roofline.median_time(fn, repeats, warmup=1, sync=sync, clock=CLOCK)
+            best[name] = min(seconds, best.get(name, seconds))
+    return best
 
 
 def conv_inputs(xp, n, c, f, size, k, seed=0):
@@ -132,6 +124,13 @@ def course_pool(x):
     return step
 
 
+def numpy_conv(x, w, b, stride, padding):
+    def step():
+        out, cols = numpy_conv_forward(x, w, b, stride, padding)
+        numpy_conv_backward(out, x, w, cols, stride, padding)
+    return step
+
+
 def torch_conv(torch, x, w, b, stride, padding, device):
     tx, tw, tb = (torch.tensor(np.asarray(to_device(a, "cpu")), device=device,
                                requires_grad=True) for a in (x, w, b))
@@ -151,6 +150,34 @@ def torch_pool(torch, x, device):
     return step
 
 
+def time_layer(layer, rounds, repeats, torch=None, device="cpu"):
+    """Seconds of the forward + backward pass of one ``CONV_LAYERS`` entry on ``device``, by
+    ``race``: ``{"course": s, "torch": s, "numpy": s}``, with torch only when given and the
+    numpy baseline only on the CPU."""
+    _, n, c, f, size, k, stride, padding = layer
+    x, w, b = conv_inputs(array_module_for(device), n, c, f, size, k)
+    candidates = {"course": course_conv(x, w, b, stride, padding)}
+    if device == "cpu":
+        candidates["numpy"] = numpy_conv(x, w, b, stride, padding)
+    if torch:
+        candidates["torch"] = torch_conv(torch, x, w, b, stride, padding, device)
+    return race(candidates, rounds, repeats, sync=functools.partial(synchronize, device))
+
+
+def time_pool(rounds, repeats, torch=None, device="cpu"):
+    """Seconds of the 2x2 max-pool forward + backward of a ``POOL_SHAPE`` input on ``device``,
+    as ``time_layer`` gives them."""
+    x = np.random.default_rng(0).standard_normal(POOL_SHAPE, dtype=np.float32)
+    candidates = {"course": course_pool(to_device(x, device))}
+    if device == "cpu":
+        dout = np.ones((POOL_SHAPE[0], POOL_SHAPE[1], POOL_SHAPE[2] // 2, POOL_SHAPE[3] // 2),
+                       dtype=np.float32)
+        candidates["numpy"] = lambda: numpy_max_pool(x, dout)
+    if torch:
+        candidates["torch"] = torch_pool(torch, x, device)
+    return race(candidates, rounds, repeats, sync=functools.partial(synchronize, device))
+
+
 def print_table(rows, headers):
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -164,6 +191,60 @@ def ms(seconds):
 
 def ratio(a, b):
     return "-" if a is None or b is None else f"{a / b:.2f}x"
+
+
+# -- the table, on the CPU or a GPU -------------------------------------------------------------
+
+def torch_on(device):
+    """The ``torch`` module if it is installed and runs on ``device``, else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if device == "cpu" or torch.cuda.is_available() else None
+
+
+def run_on(device, rounds, repeats, layers=CONV_LAYERS):
+    """Time course against torch (and, on the CPU, the numpy baseline) on ``device`` and print
+    the float32 matmul rate and a table of the conv ``layers`` and the max-pool.
+
+    Returns ``{"matmul_gflops": GFLOP/s, "conv": [{"layer", "flops", "course_ms",
+    "torch_ms"}]}``, one row per layer; ``torch_ms`` is None without torch on ``device``.
+    """
+    xp = array_module_for(device)
+    torch = torch_on(device)
+    if torch is None:
+        print(f"PyTorch {'with CUDA ' if device == 'cuda' else ''}is not available: its columns "
+              f"are left empty.")
+    peak = roofline.matmul_gflops(xp, repeats, sync=functools.partial(synchronize, device),
+                                  clock=CLOCK)
+    print(f"device: {describe_device(device)['name']}   "
+          f"float32 matmul 2048^3 ({xp.__name__}): {peak:.0f} GFLOP/s   "
+          f"{rounds} rounds of {repeats} calls per entry\n")
+    rows, table = [], []
+    for layer in layers:
+        times = time_layer(layer, rounds, repeats, torch, device)
+        flops = conv_flops(*layer[1:])
+        gflops = flops / times["course"] / 1e9
+        rows.append({"layer": layer[0], "flops": flops, "course_ms": times["course"] * 1e3,
+                     "torch_ms": times["torch"] * 1e3 if "torch" in times else None})
+        table.append(table_row(layer[0], times, device) + [f"{gflops:.0f}",
+                                                           f"{100 * gflops / peak:.0f}%"])
+    table.append(table_row("max-pool 2x2 (64,32,32,32)", time_pool(rounds, repeats, torch, device),
+                           device) + ["-", "-"])
+    numpy_headers = ["numpy ms", "numpy/course"] if device == "cpu" else []
+    print_table(table, ["layer (float32, fwd+bwd)", "course ms", "torch ms", "course/torch",
+                        *numpy_headers, "GFLOP/s", "% matmul"])
+    return {"matmul_gflops": peak, "conv": rows}
+
+
+def table_row(label, times, device):
+    """The time and ratio columns of one table row."""
+    course, torch = times["course"], times.get("torch")
+    row = [label, ms(course), ms(torch), ratio(course, torch)]
+    if device == "cpu":
+        row += [ms(times["numpy"]), ratio(times["numpy"], course)]
+    return row
 
 
 # -- CPU -------------------------------------------------------------------------------------
@@ -191,108 +272,44 @@ def measure_first_calls():
 
 
 def run_cpu(args):
+    """The CPU table, every library on ``--threads`` threads, and the first-call times."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     import course.kernels.cpu  # noqa: F401  chooses Numba's threading layer: import it before
     # set_num_threads, which starts the default (OpenMP) layer if none is chosen yet
 
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
-    try:  # numpy's BLAS gets the same thread count (threadpoolctl comes with scikit-learn)
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:
-        print("threadpoolctl is not installed: numpy's BLAS uses its default thread count.")
-    try:
-        import torch
+    threadpool_limits(threads)  # numpy's BLAS
+    torch = torch_on("cpu")
+    if torch:
         torch.set_num_threads(threads)
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: its columns are left empty.")
-
-    peak = matmul_gflops(np, args.repeats)
     print(f"threads: {threads} (Numba layer: {numba.threading_layer()})   clock: {args.clock}   "
-          f"load average: {os.getloadavg()[0]:.1f}   "
-          f"float32 matmul 2048^3 (numpy BLAS): {peak:.1f} GFLOP/s")
+          f"load average: {os.getloadavg()[0]:.1f}")
     cold, warm = measure_first_calls()
     print(f"first conv + max-pool call in a fresh process: {cold:.1f} s compiling (empty Numba "
-          f"cache), {warm:.2f} s with the on-disk cache warm\n")
+          f"cache), {warm:.2f} s with the on-disk cache warm")
+    run_on("cpu", args.rounds, args.repeats)
 
-    rows = []
-    for label, n, c, f, size, k, stride, padding in LAYERS:
-        x, w, b = conv_inputs(np, n, c, f, size, k)
-        t_course = median_time(course_conv(x, w, b, stride, padding), args.repeats)
-
-        def numpy_step(x=x, w=w, b=b, stride=stride, padding=padding):
-            out, cols = numpy_conv_forward(x, w, b, stride, padding)
-            numpy_conv_backward(out, x, w, cols, stride, padding)
-        t_numpy = median_time(numpy_step, args.repeats)
-        t_torch = (median_time(torch_conv(torch, x, w, b, stride, padding, "cpu"), args.repeats)
-                   if torch else None)
-        gflops = conv_flops(n, c, f, size, k, stride, padding) / t_course / 1e9
-        rows.append([label + " fwd+bwd", ms(t_course), ms(t_numpy), ms(t_torch),
-                     ratio(t_course, t_torch), ratio(t_numpy, t_course), f"{gflops:.1f}",
-                     f"{100 * gflops / peak:.0f}%"])
-
-    x = np.random.default_rng(0).standard_normal(POOL_SHAPE, dtype=np.float32)
-    t_course = median_time(course_pool(x), args.repeats)
-    dout = np.ones((64, 32, 16, 16), dtype=np.float32)
-    t_numpy = median_time(lambda: numpy_max_pool(x, dout), args.repeats)
-    t_torch = median_time(torch_pool(torch, x, "cpu"), args.repeats) if torch else None
-    rows.append(["max-pool 2x2 (64,32,32,32) fwd+bwd", ms(t_course), ms(t_numpy), ms(t_torch),
-                 ratio(t_course, t_torch), ratio(t_numpy, t_course), "-", "-"])
-
-    print_table(rows, ["layer (float32)", "course ms", "numpy ms", "torch ms", "course/torch",
-                       "numpy/course", "GFLOP/s", "% matmul"])
-
-
-# -- GPU -------------------------------------------------------------------------------------
 
 def run_cuda(args):
-    from course.backend import gpu_available
-
+    """The ``--device cuda`` table (see ``run_on``); returns its numbers, or None without a GPU."""
     if not gpu_available():
         print("--device cuda: no CUDA run, CuPy is not installed or sees no CUDA device.")
-        return
-    import cupy
-
-    try:
-        import torch
-        torch_cuda = torch.cuda.is_available()
-    except ImportError:
-        torch_cuda = False
-    if not torch_cuda:
-        print("PyTorch with CUDA is not available: its columns are left empty.")
-    sync = cupy.cuda.Device().synchronize
-    torch_sync = torch.cuda.synchronize if torch_cuda else None
-    peak = matmul_gflops(cupy, args.repeats, sync=sync)
-    print(f"device: {cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}   "
-          f"float32 matmul 2048^3 (cupy): {peak:.0f} GFLOP/s\n")
-    rows = []
-    for label, n, c, f, size, k, stride, padding in LAYERS:
-        x, w, b = conv_inputs(cupy, n, c, f, size, k)
-        t_course = median_time(course_conv(x, w, b, stride, padding), args.repeats, sync=sync)
-        t_torch = (median_time(torch_conv(torch, x, w, b, stride, padding, "cuda"),
-                               args.repeats, sync=torch_sync) if torch_cuda else None)
-        gflops = conv_flops(n, c, f, size, k, stride, padding) / t_course / 1e9
-        rows.append([label + " fwd+bwd", ms(t_course), ms(t_torch), ratio(t_course, t_torch),
-                     f"{gflops:.0f}", f"{100 * gflops / peak:.0f}%"])
-    x = cupy.asarray(np.random.default_rng(0).standard_normal(POOL_SHAPE, dtype=np.float32))
-    t_course = median_time(course_pool(x), args.repeats, sync=sync)
-    t_torch = (median_time(torch_pool(torch, x, "cuda"), args.repeats, sync=torch_sync)
-               if torch_cuda else None)
-    rows.append(["max-pool 2x2 (64,32,32,32) fwd+bwd", ms(t_course), ms(t_torch),
-                 ratio(t_course, t_torch), "-", "-"])
-    print_table(rows, ["layer (float32)", "cupy ms", "torch ms", "course/torch", "GFLOP/s",
-                       "% matmul"])
+        return None
+    return run_on("cuda", args.rounds, args.repeats)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per entry (median)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds in which every library takes its turn (best round kept)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed calls per library and round (median)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for Numba and torch (default: Numba's thread count)")
+                        help="CPU threads for Numba, BLAS and torch (default: Numba's count)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall time, or this process's CPU time: steadier on a shared "
                              "machine, comparable between libraries only with --threads 1")

@@ -16,6 +16,33 @@ import argparse
 import os
 import time
 
+SHAPE = (64, 16, 128, 256)  # N, T, D, H: the layer timed here and by python -m course.check_gpu
+
+
+def lstm_inputs(n, t, d, h, seed=0):
+    """float32 numpy arrays x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) and an
+    upstream gradient dh (N, T, H)."""
+    import numpy as np  # imported here: main() sets the thread counts before numpy starts
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, t, d)).astype(np.float32)
+    h0 = rng.standard_normal((n, h)).astype(np.float32)
+    wx = (rng.standard_normal((d, 4 * h)) / np.sqrt(d)).astype(np.float32)
+    wh = (rng.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32)
+    b = np.zeros(4 * h, dtype=np.float32)
+    dh = rng.standard_normal((n, t, h)).astype(np.float32)
+    return x, h0, wx, wh, b, dh
+
+
+def course_step(x, h0, wx, wh, b, dh):
+    """One forward and backward pass of ``course.ops.lstm`` on these numpy or CuPy arrays."""
+    from course import ops
+
+    def step():
+        _, cache = ops.lstm_forward(x, h0, wx, wh, b)
+        ops.lstm_backward(dh, cache)
+    return step
+
 
 def median_time(fn, repeats, clock):
     fn()  # warm-up (JIT compilation, allocator)
@@ -31,7 +58,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--shape", type=int, nargs=4, default=(64, 16, 128, 256),
+    parser.add_argument("--shape", type=int, nargs=4, default=SHAPE,
                         metavar=("N", "T", "D", "H"))
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall-clock time, or the process's CPU time")
@@ -43,29 +70,18 @@ def main():
         os.environ[name] = str(args.threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-    import numpy as np
     import torch
 
-    from course import ops
     from course.backend import use
 
     torch.set_num_threads(args.threads)
     n, t, d, h = args.shape
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, t, d)).astype(np.float32)
-    h0 = rng.standard_normal((n, h)).astype(np.float32)
-    wx = (rng.standard_normal((d, 4 * h)) / np.sqrt(d)).astype(np.float32)
-    wh = (rng.standard_normal((h, 4 * h)) / np.sqrt(h)).astype(np.float32)
-    b = np.zeros(4 * h, dtype=np.float32)
-    dh = rng.standard_normal((n, t, h)).astype(np.float32)
-
-    def course_step():
-        out, cache = ops.lstm_forward(x, h0, wx, wh, b)
-        ops.lstm_backward(dh, cache)
+    x, h0, wx, wh, b, dh = lstm_inputs(n, t, d, h)
+    fast_step = course_step(x, h0, wx, wh, b, dh)
 
     def reference_step():
         with use("reference"):
-            course_step()
+            fast_step()
 
     lstm = torch.nn.LSTM(d, h, batch_first=True)
     tx = torch.tensor(x, requires_grad=True)
@@ -79,7 +95,7 @@ def main():
 
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     times = {"torch.nn.LSTM": median_time(torch_step, args.repeats, clock),
-             "course (numba kernels)": median_time(course_step, args.repeats, clock),
+             "course (numba kernels)": median_time(fast_step, args.repeats, clock),
              "course (reference kernels)": median_time(reference_step, args.repeats, clock)}
     print(f"LSTM forward+backward, N{n} T{t} D{d} H{h} float32, {args.threads} thread(s), "
           f"median {args.clock} time of {args.repeats}")

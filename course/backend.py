@@ -11,6 +11,7 @@ CuPy is optional: it is imported the first time a GPU path asks for it, never by
 
 import contextlib
 import importlib
+import platform
 
 import numpy as np
 
@@ -53,6 +54,32 @@ def require_cupy():
     if cupy_or_none() is None:
         raise RuntimeError("CuPy is installed but no CUDA device is visible")
     return cupy
+
+
+def describe_device(device):
+    """``{"name", "cuda_runtime", "cupy"}`` of ``device`` (lecture 9): the GPU's model name, the
+    CUDA runtime's version ("12.8") and CuPy's; for ``"cpu"``, the processor and None, None."""
+    if device == "cpu":
+        return {"name": platform.processor() or platform.machine(), "cuda_runtime": None,
+                "cupy": None}
+    cupy = require_cupy()
+    runtime = cupy.cuda.runtime.runtimeGetVersion()
+    name = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)["name"]
+    return {"name": name.decode() if isinstance(name, bytes) else name,
+            "cuda_runtime": f"{runtime // 1000}.{runtime % 1000 // 10}",
+            "cupy": cupy.__version__}
+
+
+def array_module_for(device):
+    """``numpy`` for ``"cpu"``, ``cupy`` for ``"cuda"`` (lecture 9)."""
+    return np if device == "cpu" else require_cupy()
+
+
+def synchronize(device):
+    """Wait until ``device`` has finished the work queued on it (lecture 9): a GPU runs kernels
+    asynchronously, the call that launches one returns at once. Nothing to wait for on the CPU."""
+    if device != "cpu":
+        require_cupy().cuda.Device().synchronize()
 
 
 def is_cupy_array(x):

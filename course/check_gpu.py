@@ -1,4 +1,4 @@
-"""``python -m course.check_gpu``: the one command that verifies the GPU backend (GPU lecture).
+"""``python -m course.check_gpu``: the one command that verifies the GPU backend (lecture 9).
 
 On a machine with CuPy and a CUDA device it checks, printing one PASS or FAIL line per check:
 
@@ -6,29 +6,57 @@ On a machine with CuPy and a CUDA device it checks, printing one PASS or FAIL li
    host copy of random inputs (odd sizes, strides, padding, batch of 1), float64 and float32;
 2. gradients: every op of ``course.ops`` in float64 with its inputs on the GPU;
 3. training: one epoch of LeNet-5 on the 32x32 digits, on the CPU and on the GPU from one seed;
-4. speed (unless ``--no-bench``): the conv table of ``benchmarks/bench_conv.py --device cuda``
-   and LeNet-5 training throughput, GPU vs Numba CPU.
+4. speed (unless ``--no-bench``): the conv table of ``benchmarks/bench_conv.py --device cuda``,
+   the device's memory bandwidth, and training throughput, GPU vs Numba CPU: LeNet-5 and the
+   LSTM layer of ``benchmarks/bench_lstm.py`` (run it from the repository root).
 
 Without CuPy or a CUDA device it says what is missing and exits 0. Exit status 1 if a check
 failed. The checks take the kernel set and the device as arguments, so that the tests can run
 them on the CPU with the Numba kernels standing in for the GPU ones.
+
+``--record FILE`` also writes the run to FILE as JSON, a few KB (lecture 9 draws the recorded
+GPU run from ``lectures/data/09_gpu_run.json``); it needs the speed section. The fields:
+
+    gpu, cuda_runtime, cupy    the GPU's model name, CUDA runtime version ("12.8"), CuPy version
+    date                       when the run started, ISO 8601 in UTC
+    checks                     sections 1-3: [{"label", "ok", "detail"}], one per PASS/FAIL line
+    lenet5_losses              section 3: {"cpu": [loss per step], "gpu": [loss per step]}
+    matmul_gflops              float32 2048^3 matrix product on the GPU, GFLOP/s
+    copy_gbps                  copy of 256 MiB on the GPU, GB/s (bytes read + bytes written)
+    conv                       [{"layer", "flops", "course_ms", "torch_ms"}] per layer of
+                               ``course.roofline.CONV_LAYERS``, forward + backward; torch_ms is
+                               null without PyTorch CUDA
+    lenet5_images_per_s        {"cpu": Numba CPU, "gpu": GPU}: training, batch 64
+    lstm_sequences_per_s       {"cpu", "gpu"}: forward + backward of the LSTM layer
+    lstm_shape                 [N, T, D, H] of that layer
 """
 
 import argparse
+import datetime
 import functools
 import inspect
 import itertools
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from course import ops, optim
-from course.backend import require_cupy, to_device, to_host
+from course.backend import (
+    array_module_for,
+    describe_device,
+    require_cupy,
+    synchronize,
+    to_device,
+    to_host,
+)
 from course.data import DataLoader, load_digits
 from course.gradcheck import check_loss, check_op, rel_error
 from course.kernels import reference
 from course.kernels.shapes import conv_output_size
 from course.models import lenet5
+from course.roofline import CONV_LAYERS, copy_gbps, median_time
 from course.train import Trainer
 
 TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}  # largest rel_error against the reference
@@ -38,18 +66,24 @@ LOSS_TOLERANCE = 1e-3                             # on those steps (float32 trai
 
 
 def report(ok, label, detail=""):
-    """Print one PASS/FAIL line and return ``ok`` (GPU backend)."""
+    """Print one PASS/FAIL line; return the result ``{"label", "ok", "detail"}`` (GPU backend)."""
     print(f"{'PASS' if ok else 'FAIL'}  {label}  {detail}".rstrip(), flush=True)
-    return ok
+    return {"label": label, "ok": bool(ok), "detail": detail}
 
 
 def checked(label, check):
-    """Run ``check() -> (ok, detail)``; an exception is a FAIL that names it (GPU backend)."""
+    """Run ``check() -> (ok, detail)`` and return its result; an exception is a FAIL that names
+    it (GPU backend)."""
     try:
         ok, detail = check()
     except Exception as error:  # a broken kernel must not stop the other checks
         ok, detail = False, f"raised {type(error).__name__}: {error}"
     return report(ok, label, detail)
+
+
+def passed(results):
+    """True when every result ``{"label", "ok", "detail"}`` is ok (GPU backend)."""
+    return all(result["ok"] for result in results)
 
 
 def on(device, value):
@@ -165,8 +199,8 @@ COMPARE = {"dropout_forward": compare_dropout}  # the others: compare_kernel
 
 
 def check_kernels(kernels, device, seed=0):
-    """Section 1 (GPU backend): every kernel against the reference in float64 and float32; True if
-    all pass."""
+    """Section 1 (GPU backend): every kernel against the reference in float64 and float32; returns
+    the results."""
     results = []
     for dtype in (np.float64, np.float32):
         cases = kernel_cases(np.random.default_rng(seed), dtype)
@@ -176,7 +210,7 @@ def check_kernels(kernels, device, seed=0):
                 error = max(compare(kernels, device, name, args) for args in cases[name])
                 return error <= TOLERANCE[dtype], f"rel error {error:.1e}"
             results.append(checked(f"kernel {name} {np.dtype(dtype).name}", check))
-    return all(results)
+    return results
 
 
 # -- 2. gradient checks on the device --------------------------------------------------------
@@ -270,8 +304,8 @@ def loss_cases(rng):
 
 
 def check_gradients(device, seed=0):
-    """Section 2 (GPU backend): gradient-check every op and loss in float64 on ``device``; True if
-    all pass."""
+    """Section 2 (GPU backend): gradient-check every op and loss in float64 on ``device``; returns
+    the results."""
     rng = np.random.default_rng(seed)
     results = []
     for name, forward, backward, inputs, params in op_cases(rng):
@@ -283,7 +317,7 @@ def check_gradients(device, seed=0):
     for loss_fn, *args in loss_cases(rng):
         results.append(checked(f"gradient {loss_fn.__name__}", lambda loss_fn=loss_fn, args=args: (
             True, f"rel error {check_loss_on(device, loss_fn, *args):.1e}")))
-    return all(results)
+    return results
 
 
 # -- 3. LeNet-5 training, CPU against GPU ----------------------------------------------------
@@ -307,40 +341,126 @@ def lenet_epoch(device, steps=None, seed=0):
 
 
 def check_training(device, steps=None, seed=0):
-    """Section 3 (GPU backend): the first steps' losses on ``device`` match the CPU's; True if they
-    do."""
+    """Section 3 (GPU backend): the first steps' losses on ``device`` match the CPU's.
+
+    Returns the result and the losses, ``{"cpu": [loss per step], "gpu": [...]}`` (lists, empty
+    where training raised).
+    """
+    losses = {"cpu": [], "gpu": []}
+
     def check():
-        cpu, gpu = lenet_epoch("cpu", steps, seed)[0], lenet_epoch(device, steps, seed)[0]
+        for name, on_device in (("cpu", "cpu"), ("gpu", device)):
+            losses[name] = lenet_epoch(on_device, steps, seed)[0].tolist()
+        cpu, gpu = np.array(losses["cpu"]), np.array(losses["gpu"])
         diff = np.abs(cpu - gpu)
         first = diff[:LOSS_STEPS_COMPARED].max()
         return first <= LOSS_TOLERANCE, (
             f"{len(diff)} steps; max |loss difference| {first:.1e} over the first "
             f"{min(len(diff), LOSS_STEPS_COMPARED)} steps, {diff.max():.1e} over all; final "
             f"loss cpu {cpu[-1]:.4f} gpu {gpu[-1]:.4f}")
-    return checked("training LeNet-5 one epoch, CPU vs GPU losses", check)
+    return checked("training LeNet-5 one epoch, CPU vs GPU losses", check), losses
 
 
 # -- 4. speed ---------------------------------------------------------------------------------
 
-def benchmark():
-    """Section 4 (GPU backend): the conv table of ``benchmarks/bench_conv.py --device cuda`` and
-    LeNet-5 training throughput in images/s (second epoch, after compiling), GPU vs Numba CPU."""
+def lenet_images_per_s(device, steps=None):
+    """LeNet-5 training throughput on ``device`` in images/s (GPU backend): the second of two
+    runs of ``lenet_epoch``, after the first has compiled the kernels."""
+    lenet_epoch(device, steps)
+    _, images, seconds = lenet_epoch(device, steps)
+    return images / seconds
+
+
+def lstm_sequences_per_s(device, repeats=7):
+    """Forward + backward throughput on ``device`` of the LSTM layer of
+    ``benchmarks/bench_lstm.py``, in sequences/s (GPU backend); imports it from the repo root."""
+    from benchmarks import bench_lstm
+
+    step = bench_lstm.course_step(*on(device, bench_lstm.lstm_inputs(*bench_lstm.SHAPE)))
+    seconds = median_time(step, repeats, sync=functools.partial(synchronize, device))
+    return bench_lstm.SHAPE[0] / seconds
+
+
+def benchmark(device, repeats=7, layers=CONV_LAYERS, steps=None, rounds=3):
+    """Section 4 (GPU backend): speed on ``device``, printed and returned as the record's speed
+    fields (see the module docstring); an empty dict when ``benchmarks/`` does not import.
+
+    ``repeats``: timed runs per measurement (median); the conv table takes the best of
+    ``rounds`` such medians (``bench_conv.race``). ``layers``: the conv layers to time.
+    ``steps``: LeNet-5 steps per timed run (None: one epoch).
+    """
     try:
-        from benchmarks import bench_conv
+        from benchmarks import bench_conv, bench_lstm
     except ImportError:
-        print("conv benchmark skipped: benchmarks/bench_conv.py imports only from the repo root")
-    else:
-        bench_conv.run_cuda(argparse.Namespace(repeats=7))
-    for device, name in (("cpu", "Numba CPU"), ("cuda", "GPU")):
-        lenet_epoch(device)  # compiles the kernels
-        _, images, seconds = lenet_epoch(device)
-        print(f"LeNet-5 training, batch 64, {name}: {images / seconds:.0f} images/s")
+        print("speed section skipped: benchmarks/ imports only from the repository root")
+        return {}
+    speed = bench_conv.run_on(device, rounds, repeats, layers)
+    speed["copy_gbps"] = copy_gbps(array_module_for(device), repeats,
+                                   sync=functools.partial(synchronize, device))
+    print(f"\nmemory copy of 256 MiB on the device: {speed['copy_gbps']:.0f} GB/s")
+    devices = {"cpu": "cpu", "gpu": device}
+    speed["lenet5_images_per_s"] = {key: lenet_images_per_s(on_device, steps)
+                                    for key, on_device in devices.items()}
+    speed["lstm_sequences_per_s"] = {key: lstm_sequences_per_s(on_device, repeats)
+                                     for key, on_device in devices.items()}
+    speed["lstm_shape"] = list(bench_lstm.SHAPE)
+    n, t, d, h = bench_lstm.SHAPE
+    for key, name in (("cpu", "Numba CPU"), ("gpu", "GPU")):
+        print(f"LeNet-5 training, batch 64, {name}: "
+              f"{speed['lenet5_images_per_s'][key]:.0f} images/s")
+        print(f"LSTM forward+backward N{n} T{t} D{d} H{h}, {name}: "
+              f"{speed['lstm_sequences_per_s'][key]:.0f} sequences/s")
+    return speed
+
+
+# -- the record --------------------------------------------------------------------------------
+
+def run_sections(kernels, device, bench=True, steps=None, repeats=7, layers=CONV_LAYERS,
+                 rounds=3):
+    """Sections 1-4 with ``kernels`` on ``device``, printed (GPU backend); returns the record of
+    the run, the fields of the module docstring (no speed fields when ``bench`` is False).
+
+    ``steps`` (LeNet-5 steps per run, None: one epoch), ``repeats``, ``layers`` and ``rounds``
+    as in ``benchmark``. On ``"cpu"`` (the tests) the record names the processor as its GPU and has
+    None for the CUDA and CuPy versions.
+    """
+    info = describe_device(device)
+    record = {"gpu": info["name"], "cuda_runtime": info["cuda_runtime"], "cupy": info["cupy"],
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    print("== 1. GPU kernels vs the reference")
+    checks = check_kernels(kernels, device)
+    print("== 2. gradient checks of every op on the GPU (float64)")
+    checks += check_gradients(device)
+    print("== 3. LeNet-5 training, CPU vs GPU")
+    training, record["lenet5_losses"] = check_training(device, steps)
+    record["checks"] = checks + [training]
+    if bench:
+        print("== 4. speed")
+        record.update(benchmark(device, repeats, layers, steps, rounds))
+    return record
+
+
+def write_record(path, record):
+    """Write ``record`` (from ``run_sections``) to ``path`` as JSON, creating its folder
+    (GPU backend)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def read_record(path):
+    """The record written by ``--record`` (lecture 9), or None when ``path`` does not exist."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def main(argv=None):
     """Run every check on the GPU; exit status 0 when all pass (GPU backend)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-bench", action="store_true", help="skip the speed section")
+    parser.add_argument("--record", metavar="FILE",
+                        help="also write the run to FILE as JSON (lecture 9 reads "
+                             "lectures/data/09_gpu_run.json); needs the speed section")
     args = parser.parse_args(argv)
     try:
         require_cupy()
@@ -349,15 +469,13 @@ def main(argv=None):
         return 0
     from course.kernels import gpu
 
-    print("== 1. GPU kernels vs the reference")
-    ok = check_kernels(gpu, "cuda")
-    print("== 2. gradient checks of every op on the GPU (float64)")
-    ok &= check_gradients("cuda")
-    print("== 3. LeNet-5 training, CPU vs GPU")
-    ok &= check_training("cuda")
-    if not args.no_bench:
-        print("== 4. speed")
-        benchmark()
+    record = run_sections(gpu, "cuda", bench=not args.no_bench)
+    if args.record and "conv" in record:
+        write_record(args.record, record)
+        print(f"record of this run written to {args.record}")
+    elif args.record:
+        print(f"no record written to {args.record}: it needs the speed section")
+    ok = passed(record["checks"])
     print("all checks PASSED" if ok else "some checks FAILED")
     return 0 if ok else 1
 

@@ -5,7 +5,7 @@ import platform
 import numba
 import numpy as np
 
-from course.backend import cupy_or_none
+from course.backend import cupy_or_none, describe_device
 
 
 def report():
@@ -27,11 +27,9 @@ def report():
     if cupy_or_none() is None:
         lines.append("gpu         none visible (CuPy is installed but found no CUDA device)")
         return lines
-    runtime = cupy.cuda.runtime.runtimeGetVersion()
-    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
-    name = name.decode() if isinstance(name, bytes) else name
-    lines.append(f"cuda        runtime {runtime // 1000}.{runtime % 1000 // 10}")
-    lines.append(f"gpu         {name}")
+    info = describe_device("cuda")
+    lines.append(f"cuda        runtime {info['cuda_runtime']}")
+    lines.append(f"gpu         {info['name']}")
     x = cupy.arange(-2, 3, dtype=cupy.float32)
     relu = cupy.ElementwiseKernel("T x", "T y", "y = x > 0 ? x : (T)0", "doctor_relu")
     ok = cupy.asnumpy(relu(x)).tolist() == [0.0, 0.0, 0.0, 1.0, 2.0]
