@@ -1,5 +1,6 @@
 """Shared pytest setup: GPU tests skip cleanly without CuPy and a CUDA device."""
 
+import numba
 import numpy as np
 import pytest
 
@@ -19,3 +20,12 @@ def pytest_collection_modifyitems(config, items):
 def rng():
     """A seeded generator, so that every test draws the same numbers on every run."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def numba_threads():
+    """``numba_threads(k)`` sets Numba's thread count (which the CPU kernels follow) for one test;
+    the count is restored afterwards."""
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)

@@ -1,5 +1,6 @@
 """Convolution and transposed convolution: gradients, kernels vs the reference, PyTorch, errors."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -99,12 +100,15 @@ def test_numba_conv_kernels_match_reference(cfg):
 
 
 
-@pytest.mark.parametrize("samples_per_chunk", [1, 2])
-def test_numba_conv_kernels_split_the_batch_into_chunks(rng, monkeypatch, samples_per_chunk):
-    """Batches larger than one chunk (5 samples in chunks of 1, or of 2 + 2 + 1) give the
-    same results as the reference."""
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("samples_per_chunk", [1, 2, 5])
+def test_numba_conv_kernels_split_the_batch_into_chunks(rng, monkeypatch, numba_threads,
+                                                        samples_per_chunk, threads):
+    """Batches shared between one or two threads and cut into groups of samples (5 samples in
+    groups of 1, of 2, or all 5 at once) give the same results as the reference."""
     from course.kernels.cpu import conv as cpu_conv
 
+    numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     x, w, b = conv_inputs(rng, 5, 2, 3, (7, 6), (3, 2), np.float32)
     stride, padding = (2, 1), (1, 2)
     out = reference.conv2d_forward(x, w, b, stride, padding)

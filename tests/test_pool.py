@@ -100,6 +100,22 @@ def test_max_pool_propagates_nan_and_inf():
         assert out[0, 1, 0, 0] == -np.inf and argmax[0, 1, 0, 0] == 0
 
 
+@pytest.mark.parametrize("shape, size, stride", POOL_CASES, ids=CASE_IDS)
+def test_numba_max_pool_finds_the_first_nan_and_the_first_maximum(rng, shape, size, stride):
+    """Windows with several NaNs anywhere in them, infinities and ties: the Numba kernel gives
+    the reference's output and argmax exactly (the first NaN, else the first maximum)."""
+    x = rng.integers(-3, 4, shape).astype(np.float32)  # many ties
+    specials = rng.choice([np.nan, np.inf, -np.inf], shape, p=[0.5, 0.25, 0.25])
+    x = np.where(rng.random(shape) < 0.2, specials, x).astype(np.float32)
+    size = np.broadcast_to(size, 2)
+    stride = size if stride is None else np.broadcast_to(stride, 2)
+    x[0, 0, size[0] - 1, size[1] - 1] = np.nan  # a NaN that is not its window's first pixel
+    out, argmax = cpu.max_pool2d_forward(x, tuple(size), tuple(stride))
+    expected_out, expected_argmax = reference.max_pool2d_forward(x, tuple(size), tuple(stride))
+    np.testing.assert_array_equal(out, expected_out)  # NaN equals NaN here
+    np.testing.assert_array_equal(argmax, expected_argmax)
+
+
 # -- PyTorch ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape, size, stride", POOL_CASES, ids=CASE_IDS)

@@ -15,24 +15,45 @@ from course.kernels.shapes import conv_output_size
 
 @njit(parallel=True, cache=True)
 def _max_pool_forward(x, kh, kw, sh, sw, out, argmax):
+    """out[n, c, i, j] = the first maximum of window (i, j) in row-major order; argmax its flat
+    index into the (H, W) plane. A window holding a NaN gives its first NaN, as np.argmax does.
+
+    The comparison ``v > best`` skips NaN, and keeps the loop three times faster than testing
+    for NaN inside it; ``nan_seen`` notes a NaN without a branch, and only such a window is
+    scanned again for its first NaN. Flat unsigned indices, as in ``conv._im2col``.
+    """
     n, c, h, w = x.shape
     ho, wo = out.shape[2], out.shape[3]
+    x_flat, out_flat, argmax_flat = x.reshape(-1), out.reshape(-1), argmax.reshape(-1)
     for nc in prange(n * c):
-        b = nc // c
-        ci = nc % c
+        plane = nc * h * w
         for i in range(ho):
             for j in range(wo):
-                best = x[b, ci, i * sh, j * sw]
-                best_index = i * sh * w + j * sw
+                corner = i * sh * w + j * sw  # index of the window's top-left pixel
+                best, best_index, nan_seen = x_flat[np.uint64(plane + corner)], corner, False
                 for di in range(kh):
                     for dj in range(kw):
-                        v = x[b, ci, i * sh + di, j * sw + dj]
-                        # first maximum in row-major order; the first NaN wins, as in np.argmax
-                        if v > best or (v != v and best == best):
-                            best = v
-                            best_index = (i * sh + di) * w + j * sw + dj
-                out[b, ci, i, j] = best
-                argmax[b, ci, i, j] = best_index
+                        index = corner + di * w + dj
+                        v = x_flat[np.uint64(plane + index)]
+                        if v > best:
+                            best, best_index = v, index
+                        nan_seen |= v != v
+                if nan_seen and best == best:  # a NaN that is not the first pixel
+                    best_index = _first_nan(x_flat, plane, corner, kh, kw, w)
+                    best = x_flat[np.uint64(plane + best_index)]
+                out_flat[np.uint64((nc * ho + i) * wo + j)] = best
+                argmax_flat[np.uint64((nc * ho + i) * wo + j)] = best_index
+
+
+@njit(inline="always")
+def _first_nan(x_flat, plane, corner, kh, kw, w):
+    """Index in its plane of the first NaN of the window at ``corner`` (which holds one)."""
+    for di in range(kh):
+        for dj in range(kw):
+            index = corner + di * w + dj
+            if x_flat[np.uint64(plane + index)] != x_flat[np.uint64(plane + index)]:
+                return index
+    return corner
 
 
 @njit(parallel=True, cache=True)

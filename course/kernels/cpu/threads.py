@@ -1,0 +1,78 @@
+"""Data parallelism over a batch with Python threads, for kernels that mix Numba and BLAS
+(lecture 3).
+
+A convolution alternates packing loops (Numba) and matrix products (BLAS). Running each step
+on all cores in turn makes two thread pools hand the cores back and forth several times per
+layer, and leaves every product small enough to run below BLAS's peak. Instead, ``in_parallel``
+splits the batch into one share of samples per thread, and each thread runs its share from
+start to end on its own core: serial Numba kernels (compiled with ``nogil=True``, so they run
+while other threads hold the GIL) and single-threaded BLAS products (numpy releases the GIL
+during a product). See ``course/kernels/cpu/conv.py`` for the speed this gave.
+
+Each thread also keeps its scratch buffers between calls (``workspace``): a fresh buffer of
+several megabytes is new memory that the operating system maps page by page on first touch,
+and page faults from two threads queue behind one lock in the kernel.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numba
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+_LOCK = threading.Lock()      # one parallel section at a time (see in_parallel)
+_STATE = {"pid": None}        # the pool and the BLAS controller of this process
+_SCRATCH = threading.local()  # each thread's buffers, by name
+
+
+def _pool_and_blas():
+    """This process's thread pool and BLAS controller, made on first use (and again in a child
+    process after ``fork``, which does not copy threads)."""
+    if _STATE["pid"] != os.getpid():
+        _STATE.update(pid=os.getpid(), blas=ThreadpoolController(),
+                      pool=ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                                              thread_name_prefix="course-cpu"))
+    return _STATE["pool"], _STATE["blas"]
+
+
+def shares(n, parts):
+    """Split range(n) into ``parts`` contiguous (start, stop) shares, sizes differing by at most
+    one (lecture 3)."""
+    return [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+
+
+def in_parallel(n, work):
+    """Run ``work(start, stop)`` on shares of range(n), one per thread; returns their results in
+    order (lecture 3).
+
+    As many threads as ``numba.get_num_threads()`` (at most ``n``), the calling thread included,
+    with numpy's BLAS held to one thread each while they run. With a single share, ``work`` runs
+    in the calling thread and BLAS keeps all its threads. One parallel section runs at a time: a
+    second caller waits, so that the threads never outnumber the cores and the BLAS thread count
+    is restored exactly.
+    """
+    parts = min(numba.get_num_threads(), n)
+    if parts <= 1:
+        return [work(0, n)] if n > 0 else []
+    with _LOCK:
+        pool, blas = _pool_and_blas()
+        first, *others = shares(n, parts)
+        with blas.limit(limits=1, user_api="blas"):
+            futures = [pool.submit(work, *share) for share in others]
+            try:
+                results = [work(*first)]
+            finally:  # the other shares end before the lock and the BLAS limit are let go
+                wait(futures)
+            return results + [future.result() for future in futures]
+
+
+def workspace(name, shape, dtype):
+    """A scratch array of ``shape`` and ``dtype``, private to the calling thread and reused by its
+    next call with the same ``name`` (contents undefined) (lecture 3)."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    if name not in buffers or buffers[name].size < size:
+        buffers[name] = np.empty(size, dtype=np.uint8)
+    return buffers[name][:size].view(dtype).reshape(shape)

@@ -1,0 +1,120 @@
+"""``course.kernels.cpu.threads``: shares of a batch run on separate threads with one BLAS thread
+each, per-thread scratch buffers, and a pool that survives ``fork``."""
+
+import multiprocessing
+import threading
+import time
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from course.kernels import cpu, reference
+from course.kernels.cpu.threads import in_parallel, shares, workspace
+
+pytestmark = pytest.mark.conv
+
+needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                                       reason="Numba has a single thread here")
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("n, parts", [(5, 2), (2, 2), (7, 3), (1, 1)])
+def test_shares_cover_the_range_in_order_with_sizes_one_apart(n, parts):
+    pieces = shares(n, parts)
+    assert len(pieces) == parts
+    assert [i for start, stop in pieces for i in range(start, stop)] == list(range(n))
+    sizes = [stop - start for start, stop in pieces]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@needs_two_threads
+def test_in_parallel_runs_each_share_on_its_own_thread_with_one_blas_thread(numba_threads):
+    numba_threads(2)
+    before = blas_threads()
+    barrier = threading.Barrier(2, timeout=10)  # both shares must be running at the same time
+
+    def work(start, stop):
+        barrier.wait()
+        return start, stop, threading.get_ident(), blas_threads()
+
+    results = in_parallel(5, work)
+    assert [(start, stop) for start, stop, _, _ in results] == [(0, 2), (2, 5)]
+    assert results[0][2] == threading.get_ident()  # the first share runs in the caller
+    assert results[0][2] != results[1][2]
+    assert all(set(inside) == {1} for _, _, _, inside in results)
+    assert blas_threads() == before
+
+
+def test_in_parallel_with_one_thread_runs_inline_and_keeps_blas_threads(numba_threads):
+    numba_threads(1)
+    before = blas_threads()
+    results = in_parallel(4, lambda start, stop: (start, stop, threading.get_ident(),
+                                                  blas_threads()))
+    assert results == [(0, 4, threading.get_ident(), before)]
+
+
+def test_in_parallel_of_nothing_calls_nothing():
+    assert in_parallel(0, lambda start, stop: pytest.fail("called")) == []
+
+
+@needs_two_threads
+def test_an_error_in_a_share_is_raised_after_every_share_ends(numba_threads):
+    numba_threads(2)
+    before = blas_threads()
+
+    finished = []
+
+    def work(start, stop):
+        if start == 0:
+            raise RuntimeError("share failed")
+        time.sleep(0.2)
+        finished.append((start, stop))
+
+    with pytest.raises(RuntimeError, match="share failed"):
+        in_parallel(4, work)
+    assert finished == [(2, 4)]  # the other share had ended before the error came out
+    assert blas_threads() == before
+
+
+def test_workspace_is_reused_by_name_and_private_to_a_thread():
+    a = workspace("test-a", (3, 4), np.float32)
+    assert a.shape == (3, 4) and a.dtype == np.float32
+    assert np.shares_memory(workspace("test-a", (2, 5), np.float32), a)  # smaller: same buffer
+    assert not np.shares_memory(workspace("test-b", (3, 4), np.float32), a)
+    bigger = workspace("test-a", (100, 100), np.float64)
+    assert bigger.shape == (100, 100) and bigger.dtype == np.float64
+    other = []
+    thread = threading.Thread(target=lambda: other.append(workspace("test-a", (3, 4),
+                                                                    np.float32)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other[0], workspace("test-a", (3, 4), np.float32))
+
+
+def _conv_matches_reference(queue):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((6, 2, 7, 5)), rng.standard_normal((3, 2, 3, 3)), np.ones(3)
+    got = cpu.conv2d_forward(x, w, b, (1, 1), (1, 1))
+    queue.put(bool(np.allclose(got, reference.conv2d_forward(x, w, b, (1, 1), (1, 1)))))
+
+
+@needs_two_threads
+def test_the_conv_kernels_work_in_a_forked_child(numba_threads):
+    """A child made by fork has no pool threads: the kernels must make new ones, not hang."""
+    numba_threads(2)
+    x = np.ones((4, 1, 5, 5))
+    cpu.conv2d_forward(x, np.ones((1, 1, 3, 3)), np.zeros(1), (1, 1), (0, 0))  # pool started
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_matches_reference, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the conv kernel hung in a forked child")
+    assert queue.get(timeout=5) is True
