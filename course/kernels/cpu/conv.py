@@ -9,13 +9,14 @@ column (im2col). For a group of m samples, with R = C*KH*KW rows and P = Ho*Wo p
     weight gradient  dW.T += cols @ G.T               (R, F), summed over the groups
     data gradient    dcols = W.T @ G, then col2im adds every column back onto its pixels
 
-How the work is split, and why (float32 forward + backward, the project's 2-core machine):
+How the work is split, and why (float32, the project's 2-core machine; each ratio is to
+PyTorch's time, the median of 5 fresh processes, by ``benchmarks/bench_conv.py``'s ``race``):
 
 - The batch is shared between threads (``course.kernels.cpu.threads.in_parallel``), each
   running serial Numba kernels and single-threaded BLAS on its own samples. The design before
-  it ran parallel Numba kernels and multithreaded BLAS in turn; this one took 1.32x PyTorch's
-  time instead of 2.08x on the 32->64 channel 16x16 layer, and 0.96x instead of 1.63x on
-  LeNet-5's second layer.
+  it ran parallel Numba kernels and multithreaded BLAS in turn: LeNet-5's second layer took
+  2.00x PyTorch's time with it and 1.38x with this one, the stride-2 64-channel layer 1.63x
+  and 1.23x; ``course tour``'s LeNet-5 step trains in 8-10 s instead of 12-14 s.
 - Each thread goes through its share in groups of samples whose columns fill about
   CHUNK_BYTES, and does one product per group and pass: one product per sample was up to 1.5x
   slower, since LeNet-5's (16, 150) @ (150, 64) products are too small for BLAS to run fast.

@@ -12,6 +12,12 @@ during a product). See ``course/kernels/cpu/conv.py`` for the speed this gave.
 Each thread also keeps its scratch buffers between calls (``workspace``): a fresh buffer of
 several megabytes is new memory that the operating system maps page by page on first touch,
 and page faults from two threads queue behind one lock in the kernel.
+
+One interaction to know: after a product that OpenBLAS ran on several threads (a linear layer),
+its idle threads keep spinning for about 0.1 s (a 50 ms sleep right after one used 50 ms of
+CPU), so a convolution that follows at once shares a core with a spinning thread (measured:
+0.67 ms alone, 1.14 ms right after a small two-thread product). ``OPENBLAS_THREAD_TIMEOUT``,
+read when numpy loads OpenBLAS, shortens the spinning.
 """
 
 import os
