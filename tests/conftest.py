@@ -1,5 +1,7 @@
 """Shared pytest setup: GPU tests skip cleanly without CuPy and a CUDA device."""
 
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -29,3 +31,11 @@ def numba_threads():
     before = numba.get_num_threads()
     yield numba.set_num_threads
     numba.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close the matplotlib figures a test opened (where pyplot was imported at all)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -19,12 +18,6 @@ pytestmark = pytest.mark.conv
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PNG_MAGIC = b"\x89PNG"
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -17,12 +16,6 @@ from course.viz import gpu as vg  # noqa: E402
 
 CPU = (100.0, 20.0)  # peak GFLOP/s, bandwidth GB/s: ridge at 5 FLOP/byte
 GPU = (40_000.0, 4_000.0)  # ridge at 10 FLOP/byte
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture

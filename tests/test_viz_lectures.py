@@ -17,12 +17,6 @@ from course.autodiff import Value  # noqa: E402
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 X = np.linspace(-3, 3, 61) + 0.05  # no point exactly at the kink
 
 

@@ -1,6 +1,5 @@
 """Figures and explorers of lectures 5-6 (course.viz.regularization)."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -21,12 +20,6 @@ from course.viz.regularization import (
 from course.viz.widgets import Explorer
 
 pytestmark = pytest.mark.norm
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def history(epochs=5, start=2.0, val=True):
