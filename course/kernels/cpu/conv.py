@@ -18,7 +18,7 @@ PyTorch's time, the median of 5 fresh processes, by ``benchmarks/bench_conv.py``
   2.00x PyTorch's time with it and 1.38x with this one, the stride-2 64-channel layer 1.63x
   and 1.23x; ``course tour``'s LeNet-5 step trains in 8-10 s instead of 12-14 s.
 - Each thread goes through its share in groups of samples whose columns fill about
-  CHUNK_BYTES, and does one product per group and pass: one product per sample was up to 1.5x
+  CHUNK_BYTES, and does one product per group and pass: one product per sample was up to 1.4x
   slower, since LeNet-5's (16, 150) @ (150, 64) products are too small for BLAS to run fast.
 - The column and product buffers are kept per thread between calls (``workspace``).
 
