@@ -44,16 +44,6 @@ def course_step(x, h0, wx, wh, b, dh):
     return step
 
 
-def median_time(fn, repeats, clock):
-    fn()  # warm-up (JIT compilation, allocator)
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        times.append(clock() - start)
-    return sorted(times)[len(times) // 2]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -73,6 +63,7 @@ def main():
     import torch
 
     from course.backend import use
+    from course.roofline import median_time
 
     torch.set_num_threads(args.threads)
     n, t, d, h = args.shape
@@ -94,9 +85,10 @@ def main():
         out.backward(tdh)
 
     clock = time.perf_counter if args.clock == "wall" else time.process_time
-    times = {"torch.nn.LSTM": median_time(torch_step, args.repeats, clock),
-             "course (numba kernels)": median_time(fast_step, args.repeats, clock),
-             "course (reference kernels)": median_time(reference_step, args.repeats, clock)}
+    times = {name: median_time(step, args.repeats, warmup=1, clock=clock)  # warm-up: the JIT
+             for name, step in [("torch.nn.LSTM", torch_step),
+                                ("course (numba kernels)", fast_step),
+                                ("course (reference kernels)", reference_step)]}
     print(f"LSTM forward+backward, N{n} T{t} D{d} H{h} float32, {args.threads} thread(s), "
           f"median {args.clock} time of {args.repeats}")
     for name, seconds in times.items():

@@ -40,16 +40,6 @@ def course_batchnorm(x, gamma, beta, dout, state):
     return out, dx, dgamma, dbeta
 
 
-def median_time(fn, repeats, clock=time.perf_counter):
-    fn()  # warm up (JIT compilation, caches)
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        times.append(clock() - start)
-    return float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -66,6 +56,7 @@ def main():
     torch.set_num_threads(args.threads)
 
     from course import ops
+    from course.roofline import median_time
 
     rng = np.random.default_rng(0)
     shape = tuple(args.shape)
@@ -95,13 +86,11 @@ def main():
                        ("dgamma", ours[2], wt.grad.numpy())]:
         assert np.allclose(a, b, rtol=1e-3, atol=1e-3), f"{name} disagrees with PyTorch"
 
-    times = {
-        "PyTorch CPU": median_time(torch_step, args.repeats, clock),
-        "course (Numba)": median_time(lambda: course_batchnorm(x, gamma, beta, dout, state),
-                                      args.repeats, clock),
-        "plain numpy": median_time(lambda: numpy_batchnorm(x, gamma, beta, dout), args.repeats,
-                                   clock),
-    }
+    steps = {"PyTorch CPU": torch_step,
+             "course (Numba)": lambda: course_batchnorm(x, gamma, beta, dout, state),
+             "plain numpy": lambda: numpy_batchnorm(x, gamma, beta, dout)}
+    times = {name: median_time(step, args.repeats, warmup=1, clock=clock)  # warm-up: the JIT
+             for name, step in steps.items()}
     base = times["PyTorch CPU"]
     print(f"spatial batch norm forward + backward, {shape} float32, {args.threads} threads, "
           f"median of {args.repeats}, {args.clock} clock, "
