@@ -83,21 +83,40 @@ def numpy_max_pool(x, dout):
 # -- timing ----------------------------------------------------------------------------------
 
 CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
+WARMUP_S = 0.1  # of untimed calls before each block (see race)
+
+
+def warm_up(fn, seconds, sync=None):
+    """Call ``fn()`` until ``seconds`` have passed, at least once."""
+    end = time.perf_counter() + seconds
+    fn()
+    while time.perf_counter() < end:
+        fn()
+    if sync:
+        sync()
 
 
 def race(candidates, rounds, repeats, sync=None):
     """Best-of-rounds median seconds of each candidate: ``{name: seconds}``.
 
     ``candidates`` maps names to functions. Each round times every candidate in turn, as one
-    block of ``repeats`` calls after a warm-up call (``course.roofline.median_time``), and each
-    candidate keeps its fastest round. Taking turns spreads a shared machine's changing speed
-    over all of them alike, and whole blocks keep one library's idle threads, still spinning
-    just after its last call, from slowing down the next library's calls.
+    block of ``repeats`` calls (``course.roofline.median_time``) after WARMUP_S of untimed
+    calls, and each candidate keeps its fastest round. Taking turns spreads a shared machine's
+    changing speed over all of them alike, and whole blocks keep one library's idle threads,
+    still spinning just after its last call, from slowing down the next library's calls.
+
+    The warm-up is a time, not a count, because of what happens to threads that sleep between
+    calls, as course's do: the first call after a pause wakes them onto the core of the thread
+    that woke them, and on this project's 2-core VM they stayed there, sharing one core, until
+    Linux's load balancer moved one away about 50 ms later (LeNet-5's second layer: 4.5 ms per
+    call in those 50 ms, 2.5 ms after). One warm-up call left course's whole block of that
+    layer, about 30 ms, in the slow phase.
     """
     best = {}
     for _ in range(rounds):
         for name, fn in candidates.items():
-            seconds = roofline.median_time(fn, repeats, warmup=1, sync=sync, clock=CLOCK)
+            warm_up(fn, WARMUP_S, sync)
+            seconds = roofline.median_time(fn, repeats, warmup=0, sync=sync, clock=CLOCK)
             best[name] = min(seconds, best.get(name, seconds))
     return best
 

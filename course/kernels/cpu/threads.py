@@ -18,6 +18,14 @@ its idle threads keep spinning for about 0.1 s (a 50 ms sleep right after one us
 CPU), so a convolution that follows at once shares a core with a spinning thread (measured:
 0.67 ms alone, 1.14 ms right after a small two-thread product). ``OPENBLAS_THREAD_TIMEOUT``,
 read when numpy loads OpenBLAS, shortens the spinning.
+
+Another, after a pause: the threads of the pool sleep between calls, and the first call after
+0.2 s or more of idling woke the other thread onto the core of the calling thread. On the
+project's 2-core VM the two shares then shared one core until Linux's load balancer moved a
+thread away, about 50 ms later (LeNet-5's second layer: 4.5 ms per call in that time, 2.5 ms
+after it; after pauses of 20 ms only the first call was slow). Pinning each thread to its own
+core removed the slow phase but made every call about 5% slower, so the threads are not pinned;
+``benchmarks/bench_conv.py`` warms each library up for 0.1 s before timing it.
 """
 
 import os
