@@ -86,16 +86,6 @@ CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
 WARMUP_S = 0.1  # of untimed calls before each block (see race)
 
 
-def warm_up(fn, seconds, sync=None):
-    """Call ``fn()`` until ``seconds`` have passed, at least once."""
-    end = time.perf_counter() + seconds
-    fn()
-    while time.perf_counter() < end:
-        fn()
-    if sync:
-        sync()
-
-
 def race(candidates, rounds, repeats, sync=None):
     """Best-of-rounds median seconds of each candidate: ``{name: seconds}``.
 
@@ -115,8 +105,8 @@ def race(candidates, rounds, repeats, sync=None):
     best = {}
     for _ in range(rounds):
         for name, fn in candidates.items():
-            warm_up(fn, WARMUP_S, sync)
-            seconds = roofline.median_time(fn, repeats, warmup=0, sync=sync, clock=CLOCK)
+            seconds = roofline.median_time(fn, repeats, warmup=1, sync=sync, clock=CLOCK,
+                                           warmup_s=WARMUP_S)
             best[name] = min(seconds, best.get(name, seconds))
     return best
 

@@ -76,16 +76,20 @@ def bound_by(intensity, peak_gflops, bandwidth_gbps):
     return "compute" if intensity >= peak_gflops / bandwidth_gbps else "bandwidth"
 
 
-def median_time(fn, repeats=5, warmup=2, sync=None, clock=time.perf_counter):
-    """Median seconds of ``repeats`` calls of ``fn()``, after ``warmup`` calls that are not timed
-    (lecture 9).
+def median_time(fn, repeats=5, warmup=2, sync=None, clock=time.perf_counter, warmup_s=0.0):
+    """Median seconds of ``repeats`` calls of ``fn()``, after ``warmup`` calls that are not timed,
+    and more of them until ``warmup_s`` seconds have passed (lecture 9).
 
     The warm-up calls pay for compiling (Numba's JIT, CuPy's kernel compiler) and for the first
-    allocations. ``sync`` (a GPU's ``synchronize``) is called before the clock starts and before
-    it stops: a GPU runs its kernels asynchronously, so without it the clock would time only
-    the launches.
+    allocations; a warm-up by time also outlasts slow phases that follow a pause (see
+    ``benchmarks/bench_conv.py``'s ``race``). ``sync`` (a GPU's ``synchronize``) is called
+    before the clock starts and before it stops: a GPU runs its kernels asynchronously, so
+    without it the clock would time only the launches.
     """
+    end = time.perf_counter() + warmup_s
     for _ in range(warmup):
+        fn()
+    while time.perf_counter() < end:
         fn()
     if sync:
         sync()

@@ -1,5 +1,7 @@
 """The roofline arithmetic of lecture 9 (course.roofline): counts by hand, the roof, the timer."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,15 @@ def test_median_time_warms_up_then_syncs_around_every_timed_call():
                                    clock=lambda: next(ticks))
     assert events == ["call", "call", "sync"] + ["call", "sync"] * 3
     assert seconds == 1
+
+
+def test_median_time_keeps_warming_up_until_warmup_s_have_passed():
+    calls = []
+    start = time.perf_counter()
+    roofline.median_time(lambda: calls.append(time.perf_counter()), repeats=1, warmup=1,
+                         warmup_s=0.05)
+    assert calls[-1] - start >= 0.05  # the timed call came after 0.05 s of warm-up
+    assert len(calls) > 3
 
 
 def test_the_two_limits_are_measured_on_numpy_arrays():
