@@ -95,12 +95,9 @@ def race(candidates, rounds, repeats, sync=None):
     changing speed over all of them alike, and whole blocks keep one library's idle threads,
     still spinning just after its last call, from slowing down the next library's calls.
 
-    The warm-up is a time, not a count, because of what happens to threads that sleep between
-    calls, as course's do: the first call after a pause wakes them onto the core of the thread
-    that woke them, and on this project's 2-core VM they stayed there, sharing one core, until
-    Linux's load balancer moved one away about 50 ms later (LeNet-5's second layer: 4.5 ms per
-    call in those 50 ms, 2.5 ms after). One warm-up call left course's whole block of that
-    layer, about 30 ms, in the slow phase.
+    The warm-up is a time, not a count: for about 50 ms after a pause, course's threads shared
+    one core (``course/kernels/cpu/threads.py``), and with one warm-up call the whole block of
+    LeNet-5's second layer, about 30 ms, fell in that slow phase.
     """
     best = {}
     for _ in range(rounds):

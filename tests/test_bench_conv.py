@@ -1,6 +1,5 @@
 """``benchmarks/bench_conv.py``: its numpy baselines compute what the library computes (so the
-table compares equal work), and its timing keeps each library's fastest round after a warm-up
-of at least WARMUP_S."""
+table compares equal work), and its timing keeps each library's fastest round."""
 
 import sys
 from pathlib import Path
