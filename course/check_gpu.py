@@ -123,6 +123,7 @@ POOL_GEOMETRIES = [(1, 2, 7, 9, (2, 2), (2, 2)),
                    (3, 1, 6, 6, (3, 3), (3, 3))]
 NORM_SHAPES = [(1, 3, 7), (5, 4, 1), (2, 3, 10)]  # (N, C, L)
 LSTM_SHAPES = [(1, 3), (4, 5)]                      # (N, H)
+ACTIVATION_SHAPES = [(1,), (7, 3), (2, 3, 5, 5)]    # any shape: odd sizes, 1 value
 
 
 def kernel_cases(rng, dtype):
@@ -159,6 +160,10 @@ def kernel_cases(rng, dtype):
         x = normal(64, 33)
         cases.setdefault("dropout_forward", []).append((x, p, 7))  # 7 seeds a fresh Generator
         cases.setdefault("dropout_backward", []).append((normal(64, 33), x > 0, p))
+    for shape in ACTIVATION_SHAPES:
+        x = normal(*shape) * 3
+        cases.setdefault("gelu_forward", []).append((x,))
+        cases.setdefault("gelu_backward", []).append((normal(*shape), x))
     for n, h in LSTM_SHAPES:
         a, prev_c = normal(n, 4 * h) * 2, normal(n, h)
         _, _, gates, tanh_c = reference.lstm_cell_forward(a, prev_c)
@@ -268,6 +273,7 @@ def op_cases(rng):
              ("tanh", [normal(3, 4)], {}),
              ("leaky_relu", [away_from_zero(3, 4)], {"alpha": 0.1}),
              ("elu", [away_from_zero(3, 4)], {"alpha": 1.7}),
+             ("gelu", [normal(3, 4)], {}),
              ("layernorm", [normal(4, 5) * 2 + 1, normal(5), normal(5)], {"eps": 1e-3}),
              ("dropout", [normal(3, 4, 5), 0.3], {"rng": 7}),
              ("conv2d", [normal(2, 3, 7, 6), normal(4, 3, 3, 2), normal(4)],

@@ -5,6 +5,7 @@ from course.nn.dropout import Dropout
 from course.nn.init import he_normal, init_weight, xavier_normal
 from course.nn.layers import (
     ELU,
+    GELU,
     AffineOpModule,
     Flatten,
     LeakyReLU,

@@ -75,6 +75,13 @@ class ELU(OpModule):
         super().__init__(alpha=alpha)
 
 
+class GELU(OpModule):
+    """GELU, ``x * Phi(x)`` with Phi the standard normal CDF, as a module (lecture 1)."""
+
+    forward_op = staticmethod(ops.gelu_forward)
+    backward_op = staticmethod(ops.gelu_backward)
+
+
 class AffineOpModule(Module):
     """A module with a ``weight`` and a ``bias`` that wraps one op pair (lecture 1).
 

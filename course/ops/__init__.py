@@ -10,6 +10,8 @@ Every op is importable flat from here, whichever file defines it::
 from course.ops.activations import (
     elu_backward,
     elu_forward,
+    gelu_backward,
+    gelu_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     relu_backward,

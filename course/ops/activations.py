@@ -5,8 +5,14 @@ Each ``NAME_forward(x) -> (out, cache)`` keeps what its backward needs; each
 Shapes are arbitrary: out and dx have x's shape.
 """
 
-from course.backend import get_array_module
-from course.ops.checks import check_float_array, check_number, check_shape
+from course.backend import get_array_module, kernels_for
+from course.ops.checks import (
+    check_float_array,
+    check_number,
+    check_same_device,
+    check_same_dtype,
+    check_shape,
+)
 
 
 def relu_forward(x):
@@ -85,3 +91,46 @@ def elu_backward(dout, cache):
     check_shape("dout", dout, x.shape)
     xp = get_array_module(x)
     return xp.where(x > 0, dout, dout * (out + out.dtype.type(alpha)))
+
+
+def _contiguous(x):
+    """x, or a C-contiguous copy of it, same shape (0-d arrays stay 0-d): what kernels take."""
+    return get_array_module(x).ascontiguousarray(x).reshape(x.shape)
+
+
+def gelu_forward(x):
+    """GELU, exact form: ``x * Phi(x)``, Phi the standard normal CDF (lecture 1).
+
+    ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``: PyTorch's ``torch.nn.functional.gelu(x,
+    approximate='none')`` (not the tanh approximation). Runs on the kernel set that
+    ``course.backend.kernels_for(x)`` picks: reference (numpy), Numba or CuPy.
+
+    Args:
+        x: float32 or float64 array of any shape (numpy or CuPy).
+
+    Returns:
+        out (x's shape and dtype) and a cache for :func:`gelu_backward` (x, contiguous).
+    """
+    check_float_array("x", x)
+    x = _contiguous(x)
+    return kernels_for(x).gelu_forward(x), x
+
+
+def gelu_backward(dout, cache):
+    """Gradient of GELU (lecture 1): ``dout * (Phi(x) + x * phi(x))``, phi the standard normal
+    density ``exp(-x^2 / 2) / sqrt(2 pi)``.
+
+    Args:
+        dout: upstream gradient, x's shape, dtype and device.
+        cache: from :func:`gelu_forward`.
+
+    Returns:
+        dx (x's shape and dtype).
+    """
+    x = cache
+    check_float_array("dout", dout)
+    check_shape("dout", dout, x.shape)
+    check_same_dtype(dout=dout, x=x)
+    check_same_device(dout=dout, x=x)
+    dout = _contiguous(dout)
+    return kernels_for(dout).gelu_backward(dout, x)

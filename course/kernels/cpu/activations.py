@@ -1,0 +1,45 @@
+"""Activation kernels in Numba (lecture 1, neurons).
+
+One fused pass over the flattened arrays, one thread's share of the values each (``prange``:
+every output value is independent). Computed in float64, stored in the array's dtype, as the
+reference kernels do. No ``fastmath``: NaN and inf must propagate as they do in numpy.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+SQRT_2 = math.sqrt(2.0)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, parallel=True)
+def _gelu_forward(x, out):
+    for i in prange(out.size):
+        v = np.float64(x[i])
+        out[i] = 0.5 * v * (1.0 + math.erf(v / SQRT_2))
+
+
+@njit(cache=True, parallel=True)
+def _gelu_backward(dout, x, dx):
+    for i in prange(dx.size):
+        v = np.float64(x[i])
+        phi_cdf = 0.5 * (1.0 + math.erf(v / SQRT_2))
+        phi_pdf = math.exp(-0.5 * v * v) / SQRT_2PI
+        dx[i] = dout[i] * (phi_cdf + v * phi_pdf)
+
+
+def gelu_forward(x):
+    """GELU of contiguous x, exact form ``x * Phi(x)`` (lecture 1). Returns out (x's shape)."""
+    out = np.empty_like(x)
+    _gelu_forward(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def gelu_backward(dout, x):
+    """Gradient of GELU (lecture 1): ``dout * (Phi(x) + x * phi(x))``; dout and x contiguous,
+    of one shape and dtype. Returns dx (x's shape)."""
+    dx = np.empty_like(dout)
+    _gelu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
+    return dx

@@ -1,0 +1,45 @@
+"""Activation kernels in plain numpy: the readable oracle (lecture 1, neurons).
+
+Only activations with kernels of their own live here (the simple ones, ReLU, sigmoid, tanh,
+leaky ReLU and ELU, are one numpy expression in ``course/ops/activations.py``). Each kernel
+takes contiguous arrays of any shape, computes in float64 and returns x's dtype.
+"""
+
+import math
+
+import numpy as np
+from scipy.special import erf
+
+SQRT_2 = math.sqrt(2.0)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def gelu_forward(x):
+    """GELU, exact form (lecture 1): ``x * Phi(x)`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``,
+    the standard normal CDF (PyTorch's ``gelu(x, approximate='none')``).
+
+    Args:
+        x: array of any shape.
+
+    Returns:
+        out (x's shape and dtype).
+    """
+    x64 = x.astype(np.float64)
+    phi_cdf = 0.5 * (1.0 + erf(x64 / SQRT_2))
+    return (x64 * phi_cdf).astype(x.dtype)
+
+
+def gelu_backward(dout, x):
+    """Gradient of GELU (lecture 1): ``dout * (Phi(x) + x * phi(x))``, where
+    ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)`` is the standard normal density.
+
+    Args:
+        dout: upstream gradient, x's shape. x: the forward pass's input.
+
+    Returns:
+        dx (x's shape, dout's dtype).
+    """
+    x64 = x.astype(np.float64)
+    phi_cdf = 0.5 * (1.0 + erf(x64 / SQRT_2))
+    phi_pdf = np.exp(-0.5 * x64 * x64) / SQRT_2PI
+    return (dout * (phi_cdf + x64 * phi_pdf)).astype(dout.dtype)
