@@ -1,0 +1,162 @@
+"""CONTRIBUTING.md cannot drift from the code: every file, test, Python name, marker and
+pre-commit hook it names exists, and each walk-through's table of files matches what the files
+hold. Also the rules the guide states about the kernel sets and the hooks."""
+
+import ast
+import importlib
+import inspect
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from course.kernels import cpu, gpu, reference
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE = (ROOT / "CONTRIBUTING.md").read_text()
+TOP_LEVEL = {"course", "tests", "lectures", "solutions", "assignments", "autograder",
+             "benchmarks", "docs", ".ci"}
+ROOT_FILES = {"README.md", "CONTRIBUTING.md", "pyproject.toml", "nbgrader_config.py",
+              ".pre-commit-config.yaml"}
+TO_CREATE = {"tests/test_silu.py"}  # files the guide tells a contributor to write
+PLACEHOLDERS = ("<", "*", "NN_", "$")
+
+
+def code_spans(text):
+    """The guide's inline code spans and fenced code blocks, in order."""
+    fenced = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    return fenced + inline
+
+
+def named_paths():
+    paths = set()
+    for span in code_spans(GUIDE):
+        for token in re.findall(r"[\w.\-/<>*$]+(?:::\w+)?", span):
+            path = token.split("::")[0].rstrip(".,")
+            first = path.split("/")[0]
+            if any(p in path for p in PLACEHOLDERS) or path in TO_CREATE:
+                continue
+            if ("/" in path and first in TOP_LEVEL) or path in ROOT_FILES:
+                paths.add(path)
+    return sorted(paths)
+
+
+def named_tests():
+    return sorted(set(re.findall(r"(tests/test_\w+\.py)::(\w+)", GUIDE)))
+
+
+def named_python_names():
+    return sorted({span for span in re.findall(r"`([^`\n]+)`", GUIDE)
+                   if re.fullmatch(r"course(\.\w+)+", span) and "NAME" not in span})
+
+
+def walk_through_tables():
+    """Each ``| step | file | names |`` table: a list of (file, [names]) rows."""
+    tables = []
+    for block in re.findall(r"\| step \| file \| names \|\n\|[-| ]+\|\n((?:\|.*\|\n)+)", GUIDE):
+        rows = []
+        for line in block.splitlines():
+            _, _, file_cell, names_cell, _ = line.split("|", 4)
+            (path,) = re.findall(r"`([^`]+)`", file_cell)
+            rows.append((path, re.findall(r"`([^`]+)`", names_cell)))
+        tables.append(rows)
+    return tables
+
+
+def test_the_readme_links_to_the_guide():
+    assert "(CONTRIBUTING.md)" in (ROOT / "README.md").read_text()
+
+
+def test_the_guide_names_files_at_all():
+    paths = named_paths()
+    assert {"course/kernels/cpu/activations.py", "autograder/make_samples.py",
+            ".pre-commit-config.yaml"} <= set(paths)
+
+
+@pytest.mark.parametrize("path", named_paths())
+def test_every_file_the_guide_names_exists(path):
+    assert (ROOT / path).exists(), f"CONTRIBUTING.md names {path}, which does not exist"
+
+
+@pytest.mark.parametrize("path, name", named_tests(), ids=[f"{p}::{n}" for p, n in named_tests()])
+def test_every_test_the_guide_names_exists(path, name):
+    tree = ast.parse((ROOT / path).read_text())
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert name in functions, f"CONTRIBUTING.md names {path}::{name}, which does not exist"
+
+
+@pytest.mark.parametrize("dotted", named_python_names())
+def test_every_python_name_the_guide_names_exists(dotted):
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):  # the longest importable module, then attributes
+        try:
+            value = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            assert hasattr(value, attr), f"CONTRIBUTING.md names {dotted}: no {attr}"
+            value = getattr(value, attr)
+        return
+    pytest.fail(f"CONTRIBUTING.md names {dotted}, which does not import")
+
+
+def test_every_marker_the_guide_names_is_registered(pytestconfig):
+    registered = {line.split(":")[0] for line in pytestconfig.getini("markers")}
+    named = set()
+    for expression in re.findall(r'pytest -m (\w+|"[^"]+")', GUIDE):
+        named |= set(re.findall(r"\w+", expression)) - {"and", "or", "not"}
+    named |= set(re.findall(r"pytest\.mark\.(\w+)", GUIDE))
+    assert {"dense", "gpu", "grading", "notebooks"} <= named
+    assert named <= registered
+
+
+def test_walk_through_tables_match_the_code():
+    """Each walk-through's table says which names each file holds: it does."""
+    tables = walk_through_tables()
+    assert [len(rows) for rows in tables] == [13, 6, 8]
+    for rows in tables:
+        for path, names in rows:
+            text = (ROOT / path).read_text()
+            missing = [name for name in names if name not in text]
+            assert names and not missing, f"{path} does not hold {missing}"
+
+
+def public_functions(module):
+    return {name for name, value in vars(module).items()
+            if inspect.isfunction(value) and not name.startswith("_")}
+
+
+def test_every_kernel_set_offers_the_same_names():
+    assert {"gelu_forward", "gelu_backward"} <= public_functions(reference)
+    assert public_functions(cpu) == public_functions(reference)
+    assert public_functions(gpu) == public_functions(reference)
+
+
+def hooks():
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    return [(repo["repo"], hook) for repo in config["repos"] for hook in repo["hooks"]]
+
+
+def test_the_hooks_are_local_and_run_installed_tools():
+    """CI cannot download hook repositories: every hook runs a tool of the dev extra."""
+    assert {hook["id"] for _, hook in hooks()} == {"ruff", "nbstripout", "release-is-current"}
+    bin_dir = str(Path(sys.executable).parent)
+    for repo, hook in hooks():
+        assert repo == "local" and hook["language"] == "system"
+        tool = hook["entry"].split()[0]
+        assert shutil.which(tool, path=bin_dir), f"{tool} is not installed by the dev extra"
+        assert f"`{hook['id']}`" in GUIDE
+
+
+def test_the_release_hook_runs_the_release_test():
+    (entry,) = [hook["entry"] for _, hook in hooks() if hook["id"] == "release-is-current"]
+    assert "tests/test_assignments.py -k test_release_is_generated_from_solutions" in entry
+
+
+def test_ci_runs_the_hooks_then_the_tests():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.index("pre-commit run --all-files") < script.index("\npytest")
