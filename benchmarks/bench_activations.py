@@ -2,14 +2,15 @@
 
 Run from the repository root::
 
-    PYTHONPATH=$PWD python benchmarks/bench_activations.py [--threads 2] [--repeats 10]
+    PYTHONPATH=$PWD python benchmarks/bench_activations.py [--threads N] [--repeats 10]
         [--size 4194304] [--clock cpu]
 
 For each activation in ``ACTIVATIONS`` it checks that the three versions agree, then prints the
 median time of one forward and one backward pass over ``--size`` float32 values and its ratio
-to PyTorch's CPU version, measured in one run with the same number of threads: course's ops on
-the Numba kernels, PyTorch, and the same ops on the reference kernels (plain numpy). On a
-machine shared with other jobs, ``--clock cpu`` times with the process's CPU time instead.
+to PyTorch's CPU version, measured in one run with the same number of threads (by default all
+of Numba's): course's ops on the Numba kernels, PyTorch, and the same ops on the reference
+kernels (plain numpy). On a machine shared with other jobs, ``--clock cpu`` times with the
+process's CPU time instead.
 """
 
 import argparse
@@ -45,19 +46,19 @@ def torch_pass(name, x, dout):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--size", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args(argv)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
     import numba
     import torch
 
     from course.backend import use
     from course.roofline import median_time
 
+    args.threads = args.threads or numba.get_num_threads()
     numba.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
