@@ -4,6 +4,7 @@ hold. Also the rules the guide states about the kernel sets and the hooks."""
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import re
 import shutil
@@ -102,6 +103,31 @@ def test_every_python_name_the_guide_names_exists(dotted):
             value = getattr(value, attr)
         return
     pytest.fail(f"CONTRIBUTING.md names {dotted}, which does not import")
+
+
+def named_commands():
+    """The first word of every command in the guide's ``bash`` blocks, and the modules that
+    ``python -m`` runs anywhere in the guide."""
+    tools = set()
+    for block in re.findall(r"```bash\n(.*?)```", GUIDE, flags=re.S):
+        for line in block.splitlines():
+            for command in line.split("#")[0].split("&&"):
+                words = [w for w in command.split() if "=" not in w.split("/")[0]]
+                if words and words[0] != ".":
+                    tools.add(words[0])
+    modules = set(re.findall(r"python -m ([\w.]+)", GUIDE))
+    return sorted(tools), sorted(modules)
+
+
+def test_every_command_the_guide_runs_is_installed():
+    tools, modules = named_commands()
+    assert {"pytest", "ruff", "nbgrader", "nbstripout", "pre-commit"} <= set(tools)
+    bin_dir = str(Path(sys.executable).parent)
+    for tool in tools:
+        assert shutil.which(tool, path=bin_dir) or shutil.which(tool), f"{tool} is not installed"
+    assert "course.check_gpu" in modules
+    for module in modules:
+        assert importlib.util.find_spec(module), f"python -m {module}: no such module"
 
 
 def test_every_marker_the_guide_names_is_registered(pytestconfig):
