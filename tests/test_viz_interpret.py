@@ -67,12 +67,17 @@ def test_figures_are_returned(make, model, images):
     assert isinstance(make(model, images), Figure)
 
 
-def test_heatmaps_stretch_a_coarse_map_over_the_whole_image(model, images):
+def test_heatmaps_put_each_occlusion_cell_on_its_patch(model, images):
     drops = interpret.occlusion_map(model, images, 1, patch=8, stride=4)  # a 3x3 grid
-    fig = vi.plot_heatmaps(images, drops, symmetric=True)
-    overlay = fig.axes[6].images[1]  # bottom row, first image: the map over the picture
+    overlay = vi.plot_heatmaps(images, drops, symmetric=True).axes[6].images[1]  # bottom row
     assert overlay.get_array().shape == (3, 3)
-    assert tuple(overlay.get_extent()) == (-0.5, 15.5, 15.5, -0.5)
+    assert tuple(overlay.get_extent()) == (-0.5, 15.5, 15.5, -0.5)  # stretched
+    overlay = vi.plot_heatmaps(images, drops, patch=8, stride=4).axes[6].images[1]
+    # patches start at 0, 4, 8 and cover 8 pixels: centres 3.5, 7.5, 11.5, cells 4 wide
+    assert tuple(overlay.get_extent()) == (1.5, 13.5, 13.5, 1.5)
+    overlay = vi.plot_heatmaps(images, interpret.occlusion_map(
+        model, images, 1, patch=(3, 5), stride=(1, 2)), patch=(3, 5), stride=(1, 2)).axes[6]
+    assert tuple(overlay.images[1].get_extent()) == (1.0, 1.0 + 6 * 2, 0.5 + 14, 0.5)
 
 
 def test_adversarial_titles_mark_changed_predictions(model, images):

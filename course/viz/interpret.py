@@ -101,13 +101,30 @@ def plot_layer_maps(model, image, layer, max_maps=16, ncols=8):
     return fig
 
 
-def plot_heatmaps(images, maps, titles=None, cmap="hot", symmetric=False, label="saliency"):
+def _extent(grid, image_size, patch, stride):
+    """imshow extent that puts cell (i, j) of an occlusion grid on the centre of its patch,
+    or stretches the map over the whole image when no patch is given."""
+    (h, w) = image_size
+    if patch is None:
+        return (-0.5, w - 0.5, h - 0.5, -0.5)
+    (ph, pw), (sh, sw) = (_pair(patch), _pair(stride))
+    top, left = (ph - 1) / 2 - sh / 2, (pw - 1) / 2 - sw / 2
+    return (left, left + grid[1] * sw, top + grid[0] * sh, top)
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def plot_heatmaps(images, maps, titles=None, cmap="hot", symmetric=False, label="saliency",
+                  patch=None, stride=None):
     """Images (top row), their heat maps (middle) and the maps laid over them (bottom)
     (lecture 6d).
 
     Args:
-        images: (N, C, H, W). maps: (N, h, w), any size: a coarser map (an occlusion grid) is
-            stretched over the whole image.
+        images: (N, C, H, W). maps: (N, h, w): a saliency map (the image's size) or an
+            occlusion grid, which is laid over the image with each cell on the centre of its
+            patch when ``patch`` and ``stride`` are given (else stretched over the image).
         symmetric: centre the colour scale on zero (for maps with a sign).
         label: name of the maps, in the row labels.
     """
@@ -122,8 +139,10 @@ def plot_heatmaps(images, maps, titles=None, cmap="hot", symmetric=False, label=
         axes[0, k].imshow(picture, cmap="gray")
         axes[1, k].imshow(maps[k], cmap=cmap, **scale)
         axes[2, k].imshow(picture, cmap="gray")
-        axes[2, k].imshow(maps[k], cmap=cmap, alpha=0.55, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
-                          **scale)
+        axes[2, k].imshow(maps[k], cmap=cmap, alpha=0.55, **scale,
+                          extent=_extent(maps[k].shape, (h, w), patch, stride))
+        axes[2, k].set_xlim(-0.5, w - 0.5)
+        axes[2, k].set_ylim(h - 0.5, -0.5)
         for row in range(3):
             _off(axes[row, k], titles[k] if (row == 0 and titles is not None) else None)
     axes[1, 0].set_ylabel(label, fontsize=8)
