@@ -18,6 +18,8 @@ other paths that skip the layer carry nothing. Other layers (batch norm in evalu
 average pooling, other activations) pass their ordinary gradient.
 """
 
+import numpy as np
+
 from course import nn
 from course.backend import get_array_module
 from course.interpret.gradients import check_images
@@ -49,8 +51,9 @@ def deconv_visualize(model, x, layer, channel, keep="max"):
     check_images("x", x)
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
-    if isinstance(channel, bool) or not isinstance(channel, int):
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
         raise TypeError(f"channel must be an int, got {type(channel).__name__}")
+    channel = int(channel)
     module = get_layer(model, layer)
     xp = get_array_module(x)
     store = {}

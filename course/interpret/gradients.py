@@ -81,7 +81,7 @@ def loss_gradient(model, x, y):
     check_float_array("x", x, min_ndim=2)
     with inspecting(model):
         scores = model.forward(x)
-        loss, dscores = ops.softmax_loss(scores, y)
+        loss, dscores = ops.softmax_loss(scores, get_array_module(x).asarray(y))
         dx = model.backward(dscores)
     return float(loss), dx
 
