@@ -441,3 +441,43 @@ def test_every_function_gives_the_cpu_result_on_the_gpu(rng):
         for labels in (to_device(y, "cuda"), y):  # labels on the device, or numpy ones
             np.testing.assert_allclose(to_host(run(model, xg, labels)), expected[name],
                                        rtol=1e-7, atol=1e-9, err_msg=name)
+
+
+def lecture_answers():
+    """Lecture 6d's exercise cells and the worked answers of its <details> blocks, as code."""
+    import json
+    import re
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "lectures" / "06d_understanding.ipynb"
+    cells = ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]]
+    answers = [re.search(r"```python\n(.*?)```", cell, re.S).group(1) for cell in cells
+               if "<details>" in cell]
+    guided_cell = next(cell for cell in cells if cell.startswith("def guided_relu_backward"))
+    return guided_cell, answers
+
+
+def test_the_lecture_worked_answers_pass_their_self_checks(rng):
+    guided_cell, answers = lecture_answers()
+    assert len(answers) == 3
+    space = {"np": np, "interpret": interpret, "nn": nn}
+    exec(guided_cell, space)  # the exercise's guided_backprop, then the worked answers
+    for answer in answers:
+        exec(answer, space)
+    tiny = small_net((1.0, -1.0), (-2.0, 3.0))
+    assert space["guided_backprop"](nn.Sequential(tiny, nn.Flatten()), np.ones((1, 1, 1, 1)),
+                                    0).item() == 0.0  # backprop gives -2, the deconvnet -3
+    model = lenet5(input_size=16, rng=0)
+    x = rng.random((2, 1, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(space["smoothgrad"](model, x, np.array([1, 2]), sigma=0.0,
+                                                   samples=2),
+                               interpret.saliency(model, x, np.array([1, 2])), rtol=1e-6)
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(6, 2, rng=0, dtype=np.float64))
+    x = rng.standard_normal((1, 1, 2, 3))
+    for y in (0, 1):
+        x_adv, _ = interpret.fgsm(linear, x, np.array([y]), 0.1)
+        with interpret.inspecting(linear):
+            before, after = linear(x)[0], linear(x_adv)[0]
+        measured = (after[y] - after[1 - y]) - (before[y] - before[1 - y])
+        predicted = space["predicted_margin_change"](linear[1].weight.data, y, 0.1)
+        assert measured == pytest.approx(predicted, rel=1e-12)
