@@ -22,16 +22,18 @@ def check_images(name, x):
 
 
 def check_target(target, num_samples, num_classes, name="target"):
-    """``target`` (an int for every image, or one int per image) as an (N,) int array on the
-    scores' device, after checking it names a class in [0, num_classes) (lecture 6d)."""
+    """``target`` (one class for every image, or one per image) as an (N,) numpy int64 array,
+    after checking that it names classes in [0, num_classes) (lecture 6d)."""
     values = to_host(target)
     if values.dtype.kind not in "iu" or values.ndim > 1:
-        raise TypeError(f"{name} must be an int or a 1-D array of ints, got {target!r}")
+        raise TypeError(f"{name} must be an int or a 1-D array of ints, got {type(target).__name__}"
+                        f" of dtype {values.dtype} and shape {values.shape}")
     if values.ndim == 1 and values.shape[0] != num_samples:
         raise ValueError(f"{name} must have one class per image ({num_samples}), "
                          f"got {values.shape[0]}")
     if values.size and (values.min() < 0 or values.max() >= num_classes):
-        raise ValueError(f"{name} must be a class in [0, {num_classes}), got {target!r}")
+        raise ValueError(f"{name} must be a class in [0, {num_classes}), got values from "
+                         f"{values.min()} to {values.max()}")
     return np.broadcast_to(values, (num_samples,)).astype(np.int64)
 
 
@@ -142,7 +144,7 @@ def class_visualization(model, target, shape, steps=100, l2=1e-3, blur=0.5, lr=0
             dtype of its first parameter.
         target: the class index. shape: (C, H, W) of the model's images.
         steps: gradient steps. l2: weight of the L2 penalty (>= 0). blur: std in pixels (>= 0,
-            0 for none). lr: step size (> 0). blur_every: steps between blurs.
+            0 for none). lr: step size (>= 0). blur_every: steps between blurs.
         clip: optional (low, high) range of the pixels, e.g. (0, 1) for the digits.
         init_scale: std of the random starting image. rng: seed or Generator.
 
