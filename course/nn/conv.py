@@ -10,25 +10,30 @@ from course import ops
 from course.nn.init import init_weight
 from course.nn.layers import AffineOpModule
 from course.nn.module import Parameter
-from course.ops.checks import check_int_pair, check_positive_int
+from course.ops.checks import check_bool, check_int_pair, check_positive_int
 
 
 class _ConvBase(AffineOpModule):
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, bias):
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
+        check_bool("bias", bias)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = check_int_pair("kernel_size", kernel_size, 1)
         self.stride = check_int_pair("stride", stride, 1)
-        self.padding = check_int_pair("padding", padding, 0)
+        self.padding = self._padding(padding)
+
+    def _padding(self, padding):
+        return check_int_pair("padding", padding, 0)
 
     def op_params(self):
         return {"stride": self.stride, "padding": self.padding}
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+                f"stride={self.stride}, padding={self.padding}"
+                + ("" if self.bias is not None else ", bias=False"))
 
 
 class Conv2d(_ConvBase):
@@ -36,7 +41,10 @@ class Conv2d(_ConvBase):
 
     Args:
         in_channels, out_channels: C and F; ``weight`` is (F, C, KH, KW), ``bias`` (F,).
-        kernel_size, stride, padding: an int or a pair (height, width).
+        kernel_size, stride: an int or a pair (height, width).
+        padding: an int, a pair, or ``"same"`` (stride 1 and odd kernel sizes: the output
+            keeps the input's height and width), as in PyTorch.
+        bias: False for a convolution without bias.
         init: ``"he"`` (ReLU networks) or ``"xavier"``; fan_in = C * KH * KW.
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
@@ -44,14 +52,28 @@ class Conv2d(_ConvBase):
     forward_op = staticmethod(ops.conv2d_forward)
     backward_op = staticmethod(ops.conv2d_backward)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
-                 rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 init="he", rng=None, dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
         kh, kw = self.kernel_size
         self.weight = Parameter(init_weight((out_channels, in_channels, kh, kw),
                                             in_channels * kh * kw, out_channels * kh * kw,
                                             init, rng, dtype))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+
+    def _padding(self, padding):
+        if not (isinstance(padding, str) and padding == "same"):
+            if isinstance(padding, str):
+                raise ValueError(f"padding must be an int, a pair or 'same', got {padding!r}")
+            return check_int_pair("padding", padding, 0)
+        if self.stride != (1, 1) or min(k % 2 for k in self.kernel_size) == 0:
+            raise ValueError(f"padding='same' needs stride 1 and odd kernel sizes (the ops pad "
+                             f"both sides equally), got kernel_size {self.kernel_size} and "
+                             f"stride {self.stride}")
+        return self.kernel_size[0] // 2, self.kernel_size[1] // 2
+
+    def bias_size(self):
+        return self.out_channels
 
 
 class ConvTranspose2d(_ConvBase):
@@ -62,6 +84,7 @@ class ConvTranspose2d(_ConvBase):
         in_channels, out_channels: C_in and C_out; ``weight`` is (C_in, C_out, KH, KW) as in
             PyTorch, ``bias`` (C_out,).
         kernel_size, stride, padding: an int or a pair (height, width).
+        bias: False for a layer without bias.
         init: ``"he"`` or ``"xavier"``; each output pixel sums about
             C_in * KH * KW / (SH * SW) products, which is the fan_in used.
         rng: seed or ``numpy.random.Generator`` for the initial weights.
@@ -70,11 +93,14 @@ class ConvTranspose2d(_ConvBase):
     forward_op = staticmethod(ops.conv_transpose2d_forward)
     backward_op = staticmethod(ops.conv_transpose2d_backward)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
-                 rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 init="he", rng=None, dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         fan_in = max(1.0, in_channels * kh * kw / (sh * sw))
         self.weight = Parameter(init_weight((in_channels, out_channels, kh, kw), fan_in,
                                             out_channels * kh * kw, init, rng, dtype))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+
+    def bias_size(self):
+        return self.out_channels

@@ -36,7 +36,7 @@ def _window(layer, size):
     if isinstance(layer, Conv2d):
         return layer.kernel_size, layer.stride, layer.padding
     if isinstance(layer, (MaxPool2d, AvgPool2d)):
-        return layer.params["size"], layer.params["stride"], (0, 0)
+        return layer.params["size"], layer.params["stride"], layer.params["padding"]
     if isinstance(layer, (GlobalAvgPool2d, Flatten)):
         return size, (1, 1), (0, 0)
     if isinstance(layer, ConvTranspose2d):
