@@ -218,3 +218,41 @@ def test_batchnorm1d_takes_sequences(rng):
     np.testing.assert_allclose(ours(x), out.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-10)
+
+
+def test_groups_dilation_and_output_padding_match_pytorch(rng):
+    tF = torch.nn.functional
+    x = rng.standard_normal((2, 4, 9, 8))
+    conv = nn.Conv2d(4, 6, 3, stride=1, padding="same", dilation=2, groups=2, rng=0,
+                     dtype=np.float64)
+    conv.bias.data[:] = rng.standard_normal(6)
+    up = nn.ConvTranspose2d(6, 3, 3, stride=2, padding=1, output_padding=1, rng=1,
+                            dtype=np.float64)
+    up.bias.data[:] = rng.standard_normal(3)
+    params = {n: torch.tensor(v, requires_grad=True)
+              for n, v in {"cw": conv.weight.data, "cb": conv.bias.data, "uw": up.weight.data,
+                           "ub": up.bias.data}.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = tF.conv_transpose2d(
+        tF.conv2d(xt, params["cw"], params["cb"], padding=2, dilation=2, groups=2),
+        params["uw"], params["ub"], stride=2, padding=1, output_padding=1)
+    g = rng.standard_normal(out_t.shape)
+    out_t.backward(torch.tensor(g))
+    model = nn.Sequential(conv, up)
+    # Torch7 style
+    np.testing.assert_allclose(model(x), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    dx = model.backward(g)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for ours, name in [(conv.weight, "cw"), (conv.bias, "cb"), (up.weight, "uw"),
+                       (up.bias, "ub")]:
+        np.testing.assert_allclose(ours.grad, params[name].grad.numpy(), rtol=1e-9, atol=1e-12)
+    # on Tensors
+    model.zero_grad()
+    xs = Tensor(x, requires_grad=True)
+    model(xs).backward(g)
+    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, params["cw"].grad.numpy(), rtol=1e-9)
+    with pytest.raises(ValueError, match="groups \\(3\\) must divide"):
+        nn.Conv2d(4, 6, 3, groups=3)
+    with pytest.raises(ValueError, match="output_padding must be smaller than the stride"):
+        nn.ConvTranspose2d(2, 2, 3, stride=1, output_padding=1)
