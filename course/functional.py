@@ -15,6 +15,7 @@ import numpy as np
 
 from course import ops
 from course.backend import get_array_module
+from course.random import make_rng
 from course.tensor import Tensor, as_array, record
 
 
@@ -104,8 +105,10 @@ def elu(x, alpha=1.0):
 
 
 def dropout(x, p=0.5, training=True, rng=None):
-    """Inverted dropout with drop probability ``p`` (lecture 5)."""
-    return apply(ops.dropout_forward, ops.dropout_backward, x, p=p, train=training, rng=rng)
+    """Inverted dropout with drop probability ``p`` (lecture 5); ``rng`` None draws the mask
+    from ``course.manual_seed``'s source."""
+    return apply(ops.dropout_forward, ops.dropout_backward, x, p=p, train=training,
+                 rng=make_rng(rng))
 
 
 def batch_norm(x, weight, bias, state, training=True, momentum=0.1, eps=1e-5):

@@ -219,3 +219,17 @@ def test_frozen_parameters_get_no_gradient_in_either_style(rng):
     lin.backward(np.ones((4, 2)))
     assert lin.weight.grad is None
     np.testing.assert_allclose(lin.bias.grad, [4.0, 4.0])
+
+
+def test_functional_dropout_follows_manual_seed():
+    import course
+
+    def mask():
+        course.manual_seed(3)
+        return F.dropout(np.ones((3, 4)), p=0.5)
+
+    np.testing.assert_array_equal(mask(), mask())
+    x = Tensor(np.ones((3, 4)), requires_grad=True)
+    out = F.dropout(x, p=0.5, rng=1)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, out.data)  # kept values: 1 / (1 - p), both ways
