@@ -205,6 +205,9 @@ def test_pools_take_kernel_size_and_padding_like_pytorch(rng):
         out_t.backward(torch.tensor(g))
         np.testing.assert_allclose(ours(x), out_t.detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-12)
+    assert nn.MaxPool2d(size=2).kernel_size == (2, 2)  # the course's older name still works
+    with pytest.raises(TypeError, match="kernel_size"):
+        nn.MaxPool2d(2, size=2)
 
 
 def test_batchnorm1d_takes_sequences(rng):

@@ -40,8 +40,12 @@ def _padded_pair(forward_op, backward_op, fill):
 
 
 class _Pool2d(OpModule):
-    def __init__(self, kernel_size, stride=None, padding=0):
-        kernel_size = check_int_pair("kernel_size", kernel_size, 1)
+    def __init__(self, kernel_size=None, stride=None, padding=0, *, size=None):
+        # ``size`` is the name the course used before PyTorch's ``kernel_size``: either works
+        if (kernel_size is None) == (size is None):
+            raise TypeError("give the window as kernel_size (or its older name size), once")
+        kernel_size = check_int_pair("kernel_size", size if kernel_size is None else kernel_size,
+                                     1)
         stride = kernel_size if stride is None else check_int_pair("stride", stride, 1)
         padding = check_int_pair("padding", padding, 0)
         if padding[0] * 2 > kernel_size[0] or padding[1] * 2 > kernel_size[1]:
