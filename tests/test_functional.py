@@ -233,3 +233,27 @@ def test_functional_dropout_follows_manual_seed():
     out = F.dropout(x, p=0.5, rng=1)
     out.sum().backward()
     np.testing.assert_array_equal(x.grad, out.data)  # kept values: 1 / (1 - p), both ways
+
+
+@pytest.mark.gpu
+def test_the_unet_graph_gives_the_same_gradients_on_the_gpu(rng):
+    import cupy
+
+    from course.backend import to_host
+
+    model = TinyUNet()
+    x_data = rng.standard_normal((3, 2, 8, 8))
+    target, labels = rng.standard_normal((3, 3, 8, 8)), np.array([0, 4, 2])
+
+    def gradients(device):
+        model.to(device).zero_grad()
+        xp = cupy if device == "cuda" else np
+        x = Tensor(xp.asarray(x_data), requires_grad=True)
+        seg, logits = model(x)
+        loss = (F.mse_loss(seg, xp.asarray(target))
+                + 0.5 * F.cross_entropy(logits, xp.asarray(labels)))
+        loss.backward()
+        return [to_host(x.grad)] + [to_host(p.grad) for p in model.parameters()]
+
+    for cpu, gpu in zip(gradients("cpu"), gradients("cuda"), strict=True):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-6, atol=1e-10)
