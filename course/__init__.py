@@ -13,3 +13,10 @@ import numba
 numba.config.THREADING_LAYER = "workqueue"
 
 __version__ = "0.1.0"
+
+from course.numba_cache import configure as _configure_numba_cache  # noqa: E402
+
+_configure_numba_cache()
+
+from course.random import manual_seed  # noqa: E402
+from course.tensor import Tensor, no_grad  # noqa: E402

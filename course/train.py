@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from course import ops
 from course.backend import get_array_module, to_device, to_host
+from course.tensor import no_grad
 
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 
@@ -28,8 +29,9 @@ def predict(model, X, batch_size=256, device="cpu"):
     """Scores (N, C) of ``model`` in evaluation mode, in batches, as numpy (lecture 2)."""
     was_training = model.training
     model.eval()
-    scores = [to_host(model(to_device(X[i:i + batch_size], device)))
-              for i in range(0, len(X), batch_size)]
+    with no_grad():
+        scores = [to_host(model(to_device(X[i:i + batch_size], device)))
+                  for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return np.concatenate(scores)
 
@@ -77,7 +79,9 @@ class Trainer:
         loss_fn: defaults to the softmax cross-entropy.
         scheduler: an optional learning-rate schedule, stepped once per epoch.
         device: "cpu" or "cuda"; every batch is moved there.
-        checkpoint_dir: if set, ``last.npz`` is written after each epoch and ``best.npz``
+        checkpoint_dir: if set, ``last.npz`` (everything needed to resume: parameters,
+            optimiser, history, the loader's random state) is written after each epoch, and
+            ``best.npz`` (the model's state dict alone: ``model.load_state_dict(np.load(...))``)
             whenever the validation accuracy (or, without validation, the training loss) improves.
         progress: show a tqdm progress bar (notebook-aware).
     """
@@ -106,23 +110,26 @@ class Trainer:
         """Mean loss and accuracy over ``loader`` in evaluation mode."""
         self.model.eval()
         losses, accs, counts = [], [], []
-        for xb, yb in loader:
-            xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-            scores = self.model(xb)
-            losses.append(float(self.loss_fn(scores, yb)[0]))
-            accs.append(self._accuracy(scores, yb))
-            counts.append(len(xb))
+        with no_grad():
+            for xb, yb in loader:
+                xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+                scores = self.model(xb)
+                losses.append(float(self.loss_fn(scores, yb)[0]))
+                accs.append(self._accuracy(scores, yb))
+                counts.append(len(xb))
         self.model.train()
-        return float(np.average(losses, weights=counts)), float(np.average(accs, weights=counts))
+        return _mean(losses, counts, "loader"), _mean(accs, counts, "loader")
 
     def fit(self, train_loader, val_loader=None, epochs=10, resume=False):
         """Train until ``epochs`` epochs are done in total; returns the history dict.
 
         With ``resume=True`` and a ``last.npz`` in ``checkpoint_dir``, training continues from
-        the saved epoch with the saved parameters, optimiser state and history.
+        the saved epoch with the saved parameters, optimiser state, history and the
+        ``train_loader``'s random state (so shuffling continues as in an uninterrupted run);
+        without a ``last.npz`` it starts fresh.
         """
-        if resume:
-            self.load_checkpoint(self._path("last"))
+        if resume and self._path("last").exists():
+            self.load_checkpoint(self._path("last"), loader=train_loader)
         self.model.train()
         bar = tqdm(total=epochs, initial=self.epoch, desc="epochs", disable=not self.progress)
         while self.epoch < epochs:
@@ -132,8 +139,8 @@ class Trainer:
                 losses.append(loss)
                 accs.append(acc)
                 counts.append(len(xb))
-            self.history["train_loss"].append(float(np.average(losses, weights=counts)))
-            self.history["train_acc"].append(float(np.average(accs, weights=counts)))
+            self.history["train_loss"].append(_mean(losses, counts, "train_loader"))
+            self.history["train_acc"].append(_mean(accs, counts, "train_loader"))
             self.history["lr"].append(self.optimizer.lr)
             if val_loader is not None:
                 val_loss, val_acc = self.evaluate(val_loader)
@@ -142,7 +149,7 @@ class Trainer:
             self.epoch += 1
             if self.scheduler is not None:
                 self.scheduler.step()
-            self._save_checkpoints(has_val=val_loader is not None)
+            self._save_checkpoints(has_val=val_loader is not None, loader=train_loader)
             bar.set_postfix({key: f"{values[-1]:.3f}" for key, values in self.history.items()
                              if values and key != "lr"})
             bar.update()
@@ -156,17 +163,18 @@ class Trainer:
             raise ValueError("this Trainer has no checkpoint_dir")
         return self.checkpoint_dir / f"{name}.npz"
 
-    def _save_checkpoints(self, has_val):
+    def _save_checkpoints(self, has_val, loader=None):
         if self.checkpoint_dir is None:
             return
         score = self.history["val_acc"][-1] if has_val else -self.history["train_loss"][-1]
-        self.save_checkpoint(self._path("last"))
+        self.save_checkpoint(self._path("last"), loader=loader)
         if self.best is None or score > self.best:
             self.best = score
-            self.save_checkpoint(self._path("best"))
+            np.savez(self._path("best"), **self.model.state_dict())
 
-    def save_checkpoint(self, path):
-        """Write parameters, buffers, optimiser state, epoch and history to one ``.npz`` file."""
+    def save_checkpoint(self, path, loader=None):
+        """Write parameters, buffers, optimiser state, epoch, history and, if given, the
+        loader's random state to one ``.npz`` file (".npz" is added to a path without it)."""
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         optimizer_state = self.optimizer.state_dict()
         numbers = {}
@@ -176,19 +184,29 @@ class Trainer:
                     arrays[f"optim/{i}/{key}"] = to_host(value)
                 else:
                     numbers[f"{i}/{key}"] = value
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
+                  for g in optimizer_state["param_groups"]]
         meta = {"epoch": self.epoch, "best": self.best, "history": self.history,
-                "lr": optimizer_state["lr"], "steps": optimizer_state["steps"],
-                "optim_numbers": numbers}
+                "optimizer": optimizer_state["type"], "param_groups": groups,
+                "steps": optimizer_state["steps"], "optim_numbers": numbers,
+                "loader_rng": _rng_state(loader)}
         arrays["meta"] = np.array(json.dumps(meta))
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _npz(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays)
 
-    def load_checkpoint(self, path):
-        """Restore everything ``save_checkpoint`` wrote (no pickles are read)."""
-        with np.load(path, allow_pickle=False) as saved:
+    def load_checkpoint(self, path, loader=None):
+        """Restore what ``save_checkpoint`` wrote (no pickles are read), and the random state
+        of ``loader`` if given. A file holding only a state dict (``best.npz``) restores the
+        model alone."""
+        with np.load(_npz(path), allow_pickle=False) as saved:
+            if "meta" not in saved.files:
+                self.model.load_state_dict(saved)
+                self.model.to(self.device)
+                return
             meta = json.loads(str(saved["meta"]))
-            self.model.load_state_dict({k[len("model/"):]: saved[k] for k in saved.files
-                                        if k.startswith("model/")})
+            model_state = {k[len("model/"):]: saved[k] for k in saved.files
+                           if k.startswith("model/")}
             state = {}
             for key in saved.files:
                 if key.startswith("optim/"):
@@ -197,9 +215,13 @@ class Trainer:
         for key, value in meta["optim_numbers"].items():
             i, slot = key.split("/", 1)
             state.setdefault(i, {})[slot] = value
-        self.optimizer.load_state_dict({"lr": meta["lr"], "steps": meta["steps"],
-                                        "state": state})
+        # the optimiser first: a checkpoint of another rule fails before the model changes
+        self.optimizer.load_state_dict({"type": meta["optimizer"], "steps": meta["steps"],
+                                        "param_groups": meta["param_groups"], "state": state})
+        self.model.load_state_dict(model_state)
         self.epoch, self.best, self.history = meta["epoch"], meta["best"], meta["history"]
+        if loader is not None and meta.get("loader_rng") is not None:
+            loader.rng.bit_generator.state = meta["loader_rng"]
         if self.scheduler is not None:
             self.scheduler.epoch = self.epoch
         self.model.to(self.device)
@@ -208,3 +230,22 @@ class Trainer:
         if scores.ndim == 2 and y.ndim == 1:
             return accuracy(scores, y)
         return float("nan")
+
+
+def _npz(path):
+    """``path`` with the ".npz" suffix that ``numpy.savez`` adds (so save and load agree)."""
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def _rng_state(loader):
+    """The state of a loader's ``numpy.random.Generator`` (JSON-ready), or None."""
+    rng = getattr(loader, "rng", None)
+    return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+
+
+def _mean(values, counts, name):
+    """Mean of per-batch values weighted by batch size; an empty loader is an error."""
+    if not counts or sum(counts) == 0:
+        raise ValueError(f"{name} yielded no examples")
+    return float(np.average(values, weights=counts))

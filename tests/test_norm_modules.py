@@ -16,6 +16,7 @@ def check_module_gradients(model, x, rng):
     def loss():
         return float(np.sum(model(x) * dout))
 
+    model.zero_grad()  # gradients accumulate across backward calls
     model(x)
     dx = model.backward(dout)
     for name, p in model.named_parameters():

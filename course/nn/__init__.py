@@ -15,7 +15,7 @@ from course.nn.layers import (
     Sigmoid,
     Tanh,
 )
-from course.nn.module import Module, Parameter, Sequential
+from course.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from course.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm, Residual
 from course.nn.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from course.nn.receptive_field import receptive_field

@@ -1,34 +1,124 @@
 """Convolution layers as modules: ``Conv2d`` and ``ConvTranspose2d`` (lecture 3).
 
-Each module calls its op's forward, keeps the cache, and in ``backward`` fills the gradients
-of its weight and bias and returns the gradient of its input.
+Each module calls its op pair, keeps the cache, and in ``backward`` adds the gradients of its
+weight and bias and returns the gradient of its input. PyTorch's extra options are built from
+the same ops, without new maths:
+
+- ``groups``: the channels split into groups, one convolution per group, outputs concatenated;
+- ``dilation``: a convolution with the kernel spread out by zeros (its weight gradient is the
+  dilated kernel's gradient at the kernel's own taps);
+- ``output_padding`` (transposed): the full transposed convolution, cropped by ``padding`` on
+  the top/left and by ``padding - output_padding`` on the bottom/right.
 """
 
 import numpy as np
 
 from course import ops
+from course.backend import get_array_module
 from course.nn.init import init_weight
 from course.nn.layers import AffineOpModule
 from course.nn.module import Parameter
-from course.ops.checks import check_int_pair, check_positive_int
+from course.ops.checks import check_bool, check_int_pair, check_positive_int
+
+
+def _dilate(w, dilation):
+    """(F, C, KH, KW) -> (F, C, (KH - 1) * DH + 1, (KW - 1) * DW + 1), zeros between taps."""
+    if dilation == (1, 1):
+        return w
+    (dh, dw), (f, c, kh, kw) = dilation, w.shape
+    out = get_array_module(w).zeros((f, c, (kh - 1) * dh + 1, (kw - 1) * dw + 1), dtype=w.dtype)
+    out[:, :, ::dh, ::dw] = w
+    return out
+
+
+def conv2d_general_forward(x, w, b, stride=1, padding=0, dilation=(1, 1), groups=1):
+    """Convolution with ``dilation`` and ``groups`` from ``ops.conv2d_forward`` (lecture 3):
+    x (N, groups * C_g, H, W), w (F, C_g, KH, KW), b (F,); F divisible by ``groups``."""
+    xp = get_array_module(x)
+    if getattr(x, "ndim", None) == 4 and x.shape[1] != w.shape[1] * groups:
+        raise ValueError(f"x must have {w.shape[1] * groups} channels (in_channels), got shape "
+                         f"{tuple(x.shape)}")
+    wide = _dilate(w, dilation)
+    c_in, f_out = w.shape[1], w.shape[0] // groups
+    outs, caches = [], []
+    for g in range(groups):
+        xg = x if groups == 1 else xp.ascontiguousarray(x[:, g * c_in:(g + 1) * c_in])
+        wg = wide if groups == 1 else xp.ascontiguousarray(wide[g * f_out:(g + 1) * f_out])
+        out, cache = ops.conv2d_forward(xg, wg, b[g * f_out:(g + 1) * f_out], stride, padding)
+        outs.append(out)
+        caches.append(cache)
+    out = outs[0] if groups == 1 else xp.concatenate(outs, axis=1)
+    return out, (caches, dilation)
+
+
+def conv2d_general_backward(dout, cache):
+    """Gradients of :func:`conv2d_general_forward`: dx, dw, db."""
+    caches, dilation = cache
+    xp = get_array_module(dout)
+    f_out = dout.shape[1] // len(caches) if getattr(dout, "ndim", 0) == 4 else 0
+    if len(caches) == 1:
+        parts = [ops.conv2d_backward(dout, caches[0])]
+    else:
+        parts = [ops.conv2d_backward(xp.ascontiguousarray(dout[:, g * f_out:(g + 1) * f_out]), c)
+                 for g, c in enumerate(caches)]
+    dx, dw, db = (xp.concatenate(list(grads), axis=axis) if len(parts) > 1 else grads[0]
+                  for grads, axis in zip(zip(*parts, strict=True), (1, 0, 0), strict=True))
+    dh, dwid = dilation
+    return dx, xp.ascontiguousarray(dw[:, :, ::dh, ::dwid]), db
+
+
+def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)):
+    """Transposed convolution with PyTorch's ``output_padding`` from
+    ``ops.conv_transpose2d_forward`` (lecture 3): ``output_padding`` more rows and columns at
+    the bottom and right."""
+    if output_padding == (0, 0):
+        out, cache = ops.conv_transpose2d_forward(x, w, b, stride, padding)
+        return out, (cache, None)
+    full, cache = ops.conv_transpose2d_forward(x, w, b * 0, stride, 0)
+    (ph, pw), (oh, ow) = padding, output_padding
+    n, c, fh, fw = full.shape
+    height, width = fh - 2 * ph + oh, fw - 2 * pw + ow
+    xp = get_array_module(full)
+    out = xp.zeros((n, c, height, width), dtype=full.dtype)
+    kept = (min(height, fh - ph), min(width, fw - pw))
+    out[:, :, :kept[0], :kept[1]] = full[:, :, ph:ph + kept[0], pw:pw + kept[1]]
+    out += b.reshape(1, -1, 1, 1)
+    return out, (cache, (full.shape, padding, kept))
+
+
+def conv_transpose2d_general_backward(dout, cache):
+    """Gradients of :func:`conv_transpose2d_general_forward`: dx, dw, db."""
+    inner, crop = cache
+    if crop is None:
+        return ops.conv_transpose2d_backward(dout, inner)
+    full_shape, (ph, pw), kept = crop
+    dfull = get_array_module(dout).zeros(full_shape, dtype=dout.dtype)
+    dfull[:, :, ph:ph + kept[0], pw:pw + kept[1]] = dout[:, :, :kept[0], :kept[1]]
+    dx, dw, _ = ops.conv_transpose2d_backward(dfull, inner)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
 class _ConvBase(AffineOpModule):
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, bias):
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_positive_int("out_channels", out_channels)
+        check_bool("bias", bias)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = check_int_pair("kernel_size", kernel_size, 1)
         self.stride = check_int_pair("stride", stride, 1)
-        self.padding = check_int_pair("padding", padding, 0)
+        self.padding = self._padding(padding)
+
+    def _padding(self, padding):
+        return check_int_pair("padding", padding, 0)
 
     def op_params(self):
         return {"stride": self.stride, "padding": self.padding}
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+                f"stride={self.stride}, padding={self.padding}"
+                + ("" if self.bias is not None else ", bias=False"))
 
 
 class Conv2d(_ConvBase):
@@ -36,22 +126,59 @@ class Conv2d(_ConvBase):
 
     Args:
         in_channels, out_channels: C and F; ``weight`` is (F, C, KH, KW), ``bias`` (F,).
-        kernel_size, stride, padding: an int or a pair (height, width).
+        kernel_size, stride: an int or a pair (height, width).
+        padding: an int, a pair, or ``"same"`` (stride 1 and odd kernel sizes: the output
+            keeps the input's height and width), as in PyTorch.
+        dilation: spacing of the kernel's taps (an int or a pair), as in PyTorch.
+        groups: split the channels into this many independent convolutions; ``weight`` is
+            then (F, C / groups, KH, KW).
+        bias: False for a convolution without bias.
         init: ``"he"`` (ReLU networks) or ``"xavier"``; fan_in = C * KH * KW.
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
 
-    forward_op = staticmethod(ops.conv2d_forward)
-    backward_op = staticmethod(ops.conv2d_backward)
+    forward_op = staticmethod(conv2d_general_forward)
+    backward_op = staticmethod(conv2d_general_backward)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
-                 rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, init="he", rng=None, dtype=np.float32):
+        self.dilation = check_int_pair("dilation", dilation, 1)
+        check_positive_int("groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups ({groups}) must divide in_channels ({in_channels}) and "
+                             f"out_channels ({out_channels})")
+        self.groups = groups
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
         kh, kw = self.kernel_size
-        self.weight = Parameter(init_weight((out_channels, in_channels, kh, kw),
-                                            in_channels * kh * kw, out_channels * kh * kw,
-                                            init, rng, dtype))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+        c_group = in_channels // groups
+        self.weight = Parameter(init_weight((out_channels, c_group, kh, kw), c_group * kh * kw,
+                                            out_channels * kh * kw, init, rng, dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+
+    def op_params(self):
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation,
+                "groups": self.groups}
+
+    def extra_repr(self):
+        extra = "" if self.dilation == (1, 1) else f", dilation={self.dilation}"
+        extra += "" if self.groups == 1 else f", groups={self.groups}"
+        return super().extra_repr() + extra
+
+    def _padding(self, padding):
+        if not (isinstance(padding, str) and padding == "same"):
+            if isinstance(padding, str):
+                raise ValueError(f"padding must be an int, a pair or 'same', got {padding!r}")
+            return check_int_pair("padding", padding, 0)
+        spans = [(k - 1) * d for k, d in zip(self.kernel_size, self.dilation, strict=True)]
+        if self.stride != (1, 1) or any(span % 2 for span in spans):
+            raise ValueError(f"padding='same' needs stride 1 and an even (kernel_size - 1) * "
+                             f"dilation (the ops pad both sides equally), got kernel_size "
+                             f"{self.kernel_size}, dilation {self.dilation} and stride "
+                             f"{self.stride}")
+        return spans[0] // 2, spans[1] // 2
+
+    def bias_size(self):
+        return self.out_channels
 
 
 class ConvTranspose2d(_ConvBase):
@@ -62,19 +189,33 @@ class ConvTranspose2d(_ConvBase):
         in_channels, out_channels: C_in and C_out; ``weight`` is (C_in, C_out, KH, KW) as in
             PyTorch, ``bias`` (C_out,).
         kernel_size, stride, padding: an int or a pair (height, width).
+        output_padding: rows and columns added at the bottom and right (each below the
+            stride), as in PyTorch, to reach an exact output size.
+        bias: False for a layer without bias.
         init: ``"he"`` or ``"xavier"``; each output pixel sums about
             C_in * KH * KW / (SH * SW) products, which is the fan_in used.
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
 
-    forward_op = staticmethod(ops.conv_transpose2d_forward)
-    backward_op = staticmethod(ops.conv_transpose2d_backward)
+    forward_op = staticmethod(conv_transpose2d_general_forward)
+    backward_op = staticmethod(conv_transpose2d_general_backward)
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
-                 rng=None, dtype=np.float32):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding)
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, bias=True, init="he", rng=None, dtype=np.float32):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias)
+        self.output_padding = check_int_pair("output_padding", output_padding, 0)
+        if any(o >= s for o, s in zip(self.output_padding, self.stride, strict=True)):
+            raise ValueError(f"output_padding must be smaller than the stride {self.stride}, "
+                             f"got {self.output_padding}")
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         fan_in = max(1.0, in_channels * kh * kw / (sh * sw))
         self.weight = Parameter(init_weight((in_channels, out_channels, kh, kw), fan_in,
                                             out_channels * kh * kw, init, rng, dtype))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+
+    def op_params(self):
+        return {"stride": self.stride, "padding": self.padding,
+                "output_padding": self.output_padding}
+
+    def bias_size(self):
+        return self.out_channels

@@ -13,7 +13,7 @@ class Dropout(Module):
         p: probability of dropping each value, in [0, 1).
         rng: None, a seed or a ``numpy.random.Generator``; turned into one Generator here, so
             each forward pass draws a new mask and a seed makes the sequence of masks
-            reproducible.
+            reproducible. None draws it from ``course.manual_seed``'s source.
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -21,16 +21,13 @@ class Dropout(Module):
         check_number("p", p, low=0, high=1, high_inclusive=False)
         self.p = p
         self.rng = make_rng(rng)
-        self.cache = None
 
     def forward(self, x):
-        out, self.cache = ops.dropout_forward(x, self.p, train=self.training, rng=self.rng)
-        return out
+        return self.call_op(ops.dropout_forward, ops.dropout_backward, x, p=self.p,
+                            train=self.training, rng=self.rng)
 
     def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError("Dropout.backward called before forward")
-        return ops.dropout_backward(dout, self.cache)
+        return ops.dropout_backward(dout, self.recall())
 
     def extra_repr(self):
         return f"p={self.p}"

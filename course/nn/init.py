@@ -6,10 +6,7 @@ a convolution), ``fan_out`` the number of outputs one input feeds.
 
 import numpy as np
 
-
-def make_rng(rng=None):
-    """A ``numpy.random.Generator`` from None, an int seed, or a Generator (lecture 1)."""
-    return np.random.default_rng(rng)
+from course.random import make_rng
 
 
 def he_normal(shape, fan_in, rng=None, dtype=np.float32):

@@ -6,12 +6,18 @@ Each module calls its op's forward, keeps the cache, and hands it to the op's ba
 import numpy as np
 
 from course import ops
+from course.backend import get_array_module
 from course.nn.init import init_weight
-from course.nn.module import Module, Parameter
+from course.nn.module import Module, Parameter, is_graph_input
+from course.ops.checks import check_bool, check_positive_int
 
 
 class OpModule(Module):
-    """A parameter-free module wrapping one op pair; ``params`` go to the forward (lecture 1)."""
+    """A parameter-free module wrapping one op pair; ``params`` go to the forward (lecture 1).
+
+    The standard pattern (see ``course.nn.module``): a subclass sets ``forward_op`` and
+    ``backward_op`` and gets the Torch7 backward, module reuse and autograd on Tensors.
+    """
 
     forward_op = None
     backward_op = None
@@ -19,16 +25,12 @@ class OpModule(Module):
     def __init__(self, **params):
         super().__init__()
         self.params = params
-        self.cache = None
 
     def forward(self, x):
-        out, self.cache = type(self).forward_op(x, **self.params)
-        return out
+        return self.call_op(type(self).forward_op, type(self).backward_op, x, **self.params)
 
     def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return type(self).backward_op(dout, self.cache)
+        return type(self).backward_op(dout, self.recall())
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -85,61 +87,83 @@ class GELU(OpModule):
 class AffineOpModule(Module):
     """A module with a ``weight`` and a ``bias`` that wraps one op pair (lecture 1).
 
-    ``forward(x)`` calls ``forward_op(x, weight, bias, **self.op_params())`` and keeps the
-    cache; ``backward(dout)`` stores the op's weight and bias gradients in ``weight.grad`` and
-    ``bias.grad`` and returns the gradient of x. Subclasses create ``self.weight`` and
-    ``self.bias`` and, when their op takes more arguments, override ``op_params``.
+    ``forward(x)`` calls ``forward_op(x, weight, bias, **self.op_params())``; ``backward(dout)``
+    adds the op's weight and bias gradients into ``weight.grad`` and ``bias.grad`` (skipping a
+    frozen parameter) and returns the gradient of x. On a Tensor the call is recorded for
+    autograd instead. Subclasses create ``self.weight`` and ``self.bias`` (``self.bias = None``
+    for ``bias=False``: the op gets zeros) and, when their op takes more arguments, override
+    ``op_params``. This is the standard pattern of ``course.nn.module``: nothing else is needed.
     """
 
     forward_op = None
     backward_op = None
-    cache = None
 
     def op_params(self):
         """Keyword arguments of ``forward_op`` besides x, weight and bias."""
         return {}
 
+    def _bias(self):
+        """The bias Parameter, or zeros (a constant) for a layer built with ``bias=False``."""
+        if self.bias is not None:
+            return self.bias
+        xp = get_array_module(self.weight.data)
+        return xp.zeros(self.bias_size(), dtype=self.weight.data.dtype)
+
+    def bias_size(self):
+        """Length of the bias: the outputs (the last axis of ``weight``; convolutions override)."""
+        return self.weight.shape[-1]
+
     def forward(self, x):
-        out, self.cache = type(self).forward_op(x, self.weight.data, self.bias.data,
-                                                **self.op_params())
-        return out
+        return self.call_op(type(self).forward_op, type(self).backward_op, x, self.weight,
+                            self._bias(), **self.op_params())
 
     def backward(self, dout):
-        if self.cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, self.weight.grad, self.bias.grad = type(self).backward_op(dout, self.cache)
+        dx, dweight, dbias = type(self).backward_op(dout, self.recall())
+        self.accumulate(self.weight, dweight)
+        self.accumulate(self.bias, dbias)
         return dx
 
 
 class Linear(AffineOpModule):
     """``out = x @ weight + bias`` (lecture 1); x (N, in_features) or (N, ...), out (N, M).
 
+    Note: ``weight`` is (in_features, out_features), the transpose of PyTorch's layout, as the
+    lectures write ``x @ W``; ``course.interop`` converts state dicts both ways.
+
     Args:
         in_features, out_features: sizes D and M; ``weight`` is (D, M), ``bias`` (M,).
+        bias: False for a layer without bias.
         init: ``"he"`` (ReLU networks) or ``"xavier"`` (tanh/sigmoid networks).
-        rng: seed or ``numpy.random.Generator`` for the initial weights.
+        rng: seed or ``numpy.random.Generator`` for the initial weights (default: drawn from
+            ``course.manual_seed``'s source).
     """
 
     forward_op = staticmethod(ops.linear_forward)
     backward_op = staticmethod(ops.linear_backward)
 
-    def __init__(self, in_features, out_features, init="he", rng=None, dtype=np.float32):
+    def __init__(self, in_features, out_features, bias=True, init="he", rng=None,
+                 dtype=np.float32):
         super().__init__()
+        check_positive_int("in_features", in_features)
+        check_positive_int("out_features", out_features)
+        check_bool("bias", bias)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(init_weight((in_features, out_features), in_features,
                                             out_features, init, rng, dtype))
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
 
     def extra_repr(self):
-        return f"{self.in_features}, {self.out_features}"
+        return f"{self.in_features}, {self.out_features}" + ("" if self.bias else ", bias=False")
 
 
 class Flatten(Module):
     """(N, d_1, ..., d_k) -> (N, d_1 * ... * d_k) (lecture 1)."""
 
     def forward(self, x):
-        self.input_shape = x.shape
+        if is_graph_input(x):
+            return x.flatten(1)
+        self.remember(x.shape)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout):
-        return dout.reshape(self.input_shape)
+        return dout.reshape(self.recall())

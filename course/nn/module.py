@@ -1,32 +1,82 @@
-"""Modules in the Torch7 style: forward, backward, parameters, train/eval, state (lecture 2).
+"""Modules in the Torch7 style, and on Tensors (lectures 1, 2 and 2b).
 
-A module keeps the cache of its last forward pass, so ``model.backward(dout)`` after
-``model.forward(x)`` fills ``p.grad`` for every parameter and returns the gradient of the input.
+A module runs two ways:
+
+- **On arrays (Torch7, what the lectures teach):** ``out = model(x)`` keeps each op's cache,
+  and ``model.backward(dout)`` adds into ``p.grad`` for every parameter that requires a
+  gradient and returns the gradient of the input. Gradients accumulate (as in Torch7 and
+  PyTorch): call ``zero_grad()`` between steps. A module used k times in one forward pass
+  (a shared ReLU or Linear in a ``Sequential``) keeps k caches, and its k backward calls use
+  them in reverse order, as backpropagation runs. ``backward`` always belongs to the latest
+  top-level forward pass: after ``lin(a); lin(b)``, ``lin.backward(g)`` is the backward of
+  ``lin(b)``. Graphs that need more than that (a module's output used twice, two losses) are
+  what Tensors are for.
+- **On Tensors (autograd):** ``model(course.Tensor(x))`` records a graph; ``loss.backward()``
+  fills the ``.grad`` of every parameter, for any graph (reuse, tied weights, skips).
+
+**Writing a module that supports both, with no extra code (the standard pattern).**
+
+- A module that wraps one op pair subclasses ``OpModule`` (no parameters) or
+  ``AffineOpModule`` (``weight`` and ``bias``) and sets ``forward_op`` and ``backward_op``
+  (and ``op_params`` for extra arguments). Nothing else is needed.
+- Any other module calls its op as ``out = self.call_op(forward_op, backward_op, x, self.w,
+  ..., **params)`` in ``forward``: on arrays that runs the op and remembers its cache; on
+  Tensors it records the op in the graph. Its ``backward`` reads the cache with
+  ``self.recall()``, calls ``backward_op(dout, cache)``, hands each parameter's gradient to
+  ``self.accumulate(param, grad)`` and returns the input's gradient.
+- A composite module's ``forward`` calls its children and ``course.functional`` (which takes
+  arrays and Tensors alike); its ``backward`` calls the children's ``backward`` in reverse.
 """
+
+import functools
+from collections import namedtuple
 
 import numpy as np
 
-from course.backend import device_of, to_device, to_host
+from course.backend import device_of, is_cupy_array, to_device, to_host
+from course.tensor import Tensor, is_grad_enabled
+
+_PASS = {"depth": 0, "id": 0}  # nesting depth of forward calls, and the number of top-level ones
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-class Parameter:
-    """A trainable array and its gradient (lecture 1).
+def _tracked(forward):
+    """Wrap a ``forward`` so that a call from outside any module starts a new forward pass."""
+    @functools.wraps(forward)
+    def wrapper(self, *args, **kwargs):
+        if _PASS["depth"] == 0:
+            _PASS["id"] += 1
+        _PASS["depth"] += 1
+        try:
+            return forward(self, *args, **kwargs)
+        finally:
+            _PASS["depth"] -= 1
+    wrapper.tracked = True
+    return wrapper
+
+
+def is_graph_input(value):
+    """True for a Tensor that is not a module's own Parameter: it switches a module to
+    autograd (lecture 2b)."""
+    return isinstance(value, Tensor) and not isinstance(value, Parameter)
+
+
+class Parameter(Tensor):
+    """A trainable array and its gradient: a leaf Tensor that requires grad (lecture 1).
 
     Attributes:
         data: the values, a numpy or CuPy array.
-        grad: the gradient of the loss with respect to ``data`` after ``backward``, else None.
+        grad: the accumulated gradient of the loss with respect to ``data`` (an array), or None.
+        requires_grad: set to False to freeze it: backward skips it and optimisers leave it.
     """
 
-    def __init__(self, data):
-        self.data = data
-        self.grad = None
-
-    @property
-    def shape(self):
-        return self.data.shape
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
-        return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype}{frozen})"
 
 
 class Module:
@@ -41,14 +91,67 @@ class Module:
         self.training = True
         self._buffers = {}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        forward = cls.__dict__.get("forward")
+        if forward is not None and not getattr(forward, "tracked", False):
+            cls.forward = _tracked(forward)
+
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- caches and gradients of the Torch7 style --------------------------------------------
+
+    def remember(self, cache):
+        """Keep an op's cache for ``backward`` (arrays only; nothing under ``no_grad``)."""
+        if not is_grad_enabled():
+            return
+        if vars(self).get("_pass") != _PASS["id"]:
+            self._caches, self._pass = [], _PASS["id"]
+        self._caches.append(cache)
+        self._cursor = len(self._caches)
+
+    def recall(self):
+        """The cache for this ``backward``: the latest unused one of this forward pass.
+
+        After the last one is used, a new backward through the same pass starts again from
+        the latest (so ``backward`` can be repeated, as in Torch7).
+        """
+        caches = vars(self).get("_caches")
+        if not caches:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called before forward (or the forward ran "
+                "on Tensors or under no_grad, which keep no cache)")
+        if self._cursor == 0:
+            self._cursor = len(caches)
+        self._cursor -= 1
+        return caches[self._cursor]
+
+    def call_op(self, forward_op, backward_op, *inputs, **params):
+        """Run ``forward_op(*inputs, **params)``: on Tensors record it in the graph, on arrays
+        remember its cache for :meth:`backward` (lecture 2b). Parameters may be passed as
+        inputs directly."""
+        if any(is_graph_input(a) for a in inputs) or any(
+                is_graph_input(v) for v in params.values()):
+            from course.functional import apply
+            params = {k: (v.data if isinstance(v, Tensor) else v) for k, v in params.items()}
+            return apply(forward_op, backward_op, *inputs, **params)
+        arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
+        out, cache = forward_op(*arrays, **params)
+        self.remember(cache)
+        return out
+
+    @staticmethod
+    def accumulate(param, grad):
+        """Add ``grad`` into ``param.grad``, unless the parameter is frozen (lecture 2)."""
+        if param is not None and param.requires_grad:
+            param.grad = grad if param.grad is None else param.grad + grad
 
     # -- parameters, children, buffers ---------------------------------------------------------
 
@@ -72,13 +175,24 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
-    def named_parameters(self, prefix=""):
-        """Yield ``(dotted name, Parameter)`` for this module and all its descendants."""
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
+    def children(self):
+        """The direct child modules."""
+        return [module for _, module in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        """Yield ``(dotted name, module)`` for this module ("") and every descendant."""
+        yield prefix, self
         for name, child in self.named_children():
-            yield from child.named_parameters(prefix + name + ".")
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix=""):
+        """Yield ``(dotted name, Parameter)`` for this module and all its descendants; a
+        parameter shared by two modules (tied weights) is listed once."""
+        seen = set()
+        for name, holder, key in self._arrays(prefix):
+            if key == "data" and id(holder) not in seen:
+                seen.add(id(holder))
+                yield name, holder
 
     def parameters(self):
         """List of every ``Parameter`` in this module and its descendants."""
@@ -86,21 +200,29 @@ class Module:
 
     def named_buffers(self, prefix=""):
         """Yield ``(dotted name, array)`` for every buffer in this module and its descendants."""
-        for name, value in self._buffers.items():
-            yield prefix + name, value
-        for name, child in self.named_children():
-            yield from child.named_buffers(prefix + name + ".")
+        for name, holder, key in self._arrays(prefix):
+            if key != "data":
+                yield name, holder[key]
 
     def modules(self):
         """Yield this module and every descendant, parents first."""
-        yield self
-        for _, child in self.named_children():
-            yield from child.modules()
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every descendant, children first, then on self; returns self
+        (PyTorch's ``apply``, e.g. for a custom initialisation)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # -- modes, gradients, state -----------------------------------------------------------------
 
     def train(self, mode=True):
         """Switch this module and its descendants to training (or evaluation) mode."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"mode must be True or False, got {mode!r}")
         for module in self.modules():
             module.training = mode
         return self
@@ -114,43 +236,118 @@ class Module:
             p.grad = None
 
     def _arrays(self, prefix=""):
-        """Yield ``(name, holder, key)``; ``holder[key]`` is a parameter's data or a buffer."""
+        """Yield ``(name, holder, key)``: a Parameter and "data", or a buffer dict and its key."""
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
-                yield prefix + name, vars(value), "data"
+                yield prefix + name, value, "data"
         for key in self._buffers:
             yield prefix + key, self._buffers, key
         for name, child in self.named_children():
             yield from child._arrays(prefix + name + ".")
 
+    def _slots(self):
+        """``{name: (holder, key)}``; a holder reached twice (tied weights) keeps its first
+        name."""
+        slots, seen = {}, set()
+        for name, holder, key in self._arrays():
+            if (id(holder), key) not in seen:
+                seen.add((id(holder), key))
+                slots[name] = (holder, key)
+        return slots
+
+    def _get(self, holder, key):
+        return holder.data if key == "data" else holder[key]
+
+    def _set(self, holder, key, value):
+        if key == "data":
+            holder.data = value
+        else:
+            holder[key] = value
+
     def state_dict(self):
         """Copies of every parameter and buffer, keyed by dotted name (numpy arrays)."""
-        return {name: np.array(to_host(holder[key])) for name, holder, key in self._arrays()}
+        return {name: np.array(to_host(self._get(holder, key)))
+                for name, (holder, key) in self._slots().items()}
 
-    def load_state_dict(self, state):
-        """Load arrays saved by ``state_dict``; names and shapes must match exactly."""
-        slots = {name: (holder, key) for name, holder, key in self._arrays()}
-        missing, unexpected = set(slots) - set(state), set(state) - set(slots)
-        if missing or unexpected:
-            raise ValueError(
-                f"state does not fit this model: missing {sorted(missing)}, "
-                f"unexpected {sorted(unexpected)}")
-        for name, (holder, key) in slots.items():
-            current, value = holder[key], state[name]
-            if tuple(np.shape(value)) != tuple(current.shape):
-                raise ValueError(
-                    f"{name} has shape {tuple(current.shape)} here but "
-                    f"{tuple(np.shape(value))} in the state")
-            # a copy: the model must never share memory with the dict it was loaded from
-            holder[key] = to_device(np.array(value, dtype=current.dtype), device_of(current))
+    def load_state_dict(self, state, strict=True):
+        """Load arrays saved by ``state_dict`` (copies; the model never shares their memory).
 
-    def to(self, device):
-        """Move every parameter, gradient and buffer to ``device`` ("cpu" or "cuda")."""
-        for _, holder, key in self._arrays():
-            holder[key] = to_device(holder[key], device)
+        Args:
+            state: a mapping of dotted names to numpy (or CuPy) arrays, such as
+                ``np.load("model.npz")``. A PyTorch state dict is refused: convert it with
+                ``course.interop.from_torch_state_dict`` (PyTorch stores Linear weights
+                transposed).
+            strict: names must match exactly; with False, missing and unexpected names are
+                skipped and reported. Shapes must match either way.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``, as PyTorch.
+        """
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise TypeError(f"state must be a mapping of names to arrays, "
+                            f"got {type(state).__name__}")
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be True or False, got {strict!r}")
+        slots = self._slots()
+        names = list(state.keys())
+        missing = sorted(set(slots) - set(names))
+        unexpected = sorted(set(names) - set(slots))
+        if strict and (missing or unexpected):
+            raise ValueError(f"state does not fit this model: missing {missing}, "
+                             f"unexpected {unexpected}")
+        updates = {}
+        for name in names:
+            if name not in slots:
+                continue
+            value = state[name]
+            if type(value).__module__.startswith("torch"):
+                raise TypeError(
+                    f"{name} is a {type(value).__module__}.{type(value).__name__}: this looks "
+                    "like a PyTorch state dict; convert it with "
+                    "course.interop.from_torch_state_dict(model, state)")
+            if not (isinstance(value, np.ndarray) or is_cupy_array(value)):
+                raise TypeError(f"{name} must be a numpy or CuPy array, "
+                                f"got {type(value).__name__}")
+            holder, key = slots[name]
+            current = self._get(holder, key)
+            if tuple(value.shape) != tuple(current.shape):
+                raise ValueError(f"{name} has shape {tuple(current.shape)} here but "
+                                 f"{tuple(value.shape)} in the state")
+            if value.dtype.kind != current.dtype.kind:
+                raise TypeError(f"{name} is {current.dtype} here but {value.dtype} in the state")
+            updates[name] = to_device(np.array(to_host(value), dtype=current.dtype),
+                                      device_of(current))
+        for name, value in updates.items():  # all checked first: nothing half-loaded
+            self._set(*slots[name], value)
+        return IncompatibleKeys(missing, unexpected)
+
+    def to(self, device_or_dtype):
+        """Move every parameter, gradient and buffer to a device ("cpu" or "cuda"), or cast
+        them to a float dtype (``np.float64``); returns self."""
+        if isinstance(device_or_dtype, str) and device_or_dtype in ("cpu", "cuda"):
+            convert = functools.partial(to_device, device=device_or_dtype)
+        else:
+            try:
+                dtype = np.dtype(device_or_dtype)
+            except TypeError:
+                dtype = None
+            if dtype is None or dtype not in (np.float32, np.float64):
+                raise ValueError(f"device must be 'cpu' or 'cuda' (or a dtype float32/float64), "
+                                 f"got {device_or_dtype!r}")
+
+            def convert(array):
+                return array.astype(dtype) if array.dtype.kind == "f" else array
+        for holder, key in self._slots().values():
+            self._set(holder, key, convert(self._get(holder, key)))
         for p in self.parameters():
             if p.grad is not None:
-                p.grad = to_device(p.grad, device)
+                p.grad = convert(p.grad)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
         return self
 
     def extra_repr(self):
@@ -169,6 +366,10 @@ class Sequential(Module):
 
     def __init__(self, *layers):
         super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential takes modules, got {type(layer).__name__} "
+                                f"at position {i}")
         self.layers = list(layers)
 
     def forward(self, x):
@@ -193,3 +394,68 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self.layers)
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent sees (PyTorch's ``ModuleList``)."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        self.items = []
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds modules, got {type(module).__name__}")
+        self.items.append(module)
+        return self
+
+    def named_children(self):
+        for i, module in enumerate(self.items):
+            yield str(i), module
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+class ModuleDict(Module):
+    """A dict of modules, by name, whose parameters the parent sees (PyTorch's ``ModuleDict``)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        self.items = {}
+        for name, module in dict(modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name, module):
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"a ModuleDict name must be a non-empty string without '.', "
+                             f"got {name!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict holds modules, got {type(module).__name__}")
+        self.items[name] = module
+
+    def named_children(self):
+        yield from self.items.items()
+
+    def __getitem__(self, name):
+        return self.items[name]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def keys(self):
+        return self.items.keys()
+
+    def values(self):
+        return self.items.values()

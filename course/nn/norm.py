@@ -18,7 +18,7 @@ class _BatchNorm(AffineOpModule):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
         check_positive_int("num_features", num_features)
-        check_number("eps", eps, low=0)
+        check_number("eps", eps, low=0, low_inclusive=False)
         check_number("momentum", momentum, low=0, high=1)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
@@ -34,17 +34,34 @@ class _BatchNorm(AffineOpModule):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
+def _batchnorm1d_forward(x, gamma, beta, **params):
+    """Batch norm of (N, C) or, with statistics per channel, (N, C, L) inputs."""
+    if getattr(x, "ndim", None) == 3:
+        out, cache = ops.spatial_batchnorm_forward(x[..., None], gamma, beta, **params)
+        return out[..., 0], (True, cache)
+    out, cache = ops.batchnorm_forward(x, gamma, beta, **params)
+    return out, (False, cache)
+
+
+def _batchnorm1d_backward(dout, cache):
+    sequence, inner = cache
+    if not sequence:
+        return ops.batchnorm_backward(dout, inner)
+    dx, dgamma, dbeta = ops.spatial_batchnorm_backward(dout[..., None], inner)
+    return dx[..., 0], dgamma, dbeta
+
+
 class BatchNorm1d(_BatchNorm):
-    """Batch norm of (N, num_features) inputs, as ``torch.nn.BatchNorm1d`` (argument order too)
-    (lecture 6).
+    """Batch norm of (N, num_features) or (N, num_features, L) inputs, as
+    ``torch.nn.BatchNorm1d`` (argument order too) (lecture 6).
 
     Args:
-        num_features: D. eps: added to the variance. momentum: weight of each new batch in the
-            running statistics. dtype: of the parameters and buffers (the inputs' dtype).
+        num_features: D (or C). eps: added to the variance. momentum: weight of each new batch
+            in the running statistics. dtype: of the parameters and buffers (the inputs' dtype).
     """
 
-    forward_op = staticmethod(ops.batchnorm_forward)
-    backward_op = staticmethod(ops.batchnorm_backward)
+    forward_op = staticmethod(_batchnorm1d_forward)
+    backward_op = staticmethod(_batchnorm1d_backward)
 
 
 class BatchNorm2d(_BatchNorm):
@@ -76,7 +93,7 @@ class LayerNorm(AffineOpModule):
                                  f"normalized_shape must be D or (D,), got {normalized_shape}")
             (normalized_shape,) = normalized_shape
         check_positive_int("normalized_shape", normalized_shape)
-        check_number("eps", eps, low=0)
+        check_number("eps", eps, low=0, low_inclusive=False)
         self.normalized_shape, self.eps = normalized_shape, eps
         self.weight = Parameter(np.ones(normalized_shape, dtype=dtype))
         self.bias = Parameter(np.zeros(normalized_shape, dtype=dtype))

@@ -33,10 +33,12 @@ def _layers(model, prefix=""):
 
 def _window(layer, size):
     """(kernel, stride, padding) pairs of a layer, or None for an element-wise layer."""
-    if isinstance(layer, Conv2d):
-        return layer.kernel_size, layer.stride, layer.padding
+    if isinstance(layer, Conv2d):  # a dilated kernel spans (k - 1) * d + 1 pixels
+        span = tuple((k - 1) * d + 1 for k, d in zip(layer.kernel_size, layer.dilation,
+                                                     strict=True))
+        return span, layer.stride, layer.padding
     if isinstance(layer, (MaxPool2d, AvgPool2d)):
-        return layer.params["size"], layer.params["stride"], (0, 0)
+        return layer.params["size"], layer.params["stride"], layer.params["padding"]
     if isinstance(layer, (GlobalAvgPool2d, Flatten)):
         return size, (1, 1), (0, 0)
     if isinstance(layer, ConvTranspose2d):

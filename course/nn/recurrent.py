@@ -12,6 +12,12 @@ from course.backend import get_array_module
 from course.nn.init import make_rng
 from course.nn.layers import AffineOpModule
 from course.nn.module import Module, Parameter
+from course.tensor import Tensor
+
+
+def _embedding_forward(weight, idx):
+    """``ops.embedding_forward`` with the differentiable argument first."""
+    return ops.embedding_forward(idx, weight)
 
 
 class Embedding(Module):
@@ -25,17 +31,15 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         w = make_rng(rng).standard_normal((num_embeddings, embedding_dim)) / 10
         self.weight = Parameter(w.astype(dtype))
-        self.cache = None
 
     def forward(self, idx):
-        out, self.cache = ops.embedding_forward(idx, self.weight.data)
-        return out
+        """idx: an (N, T) integer array, or a Tensor holding one (then the output is a Tensor
+        in the graph)."""
+        return self.call_op(_embedding_forward, ops.embedding_backward, self.weight, idx=idx)
 
     def backward(self, dout):
-        """Fills ``weight.grad``; token ids have no gradient, so this returns None."""
-        if self.cache is None:
-            raise RuntimeError("Embedding.backward called before forward")
-        self.weight.grad = ops.embedding_backward(dout, self.cache)
+        """Adds into ``weight.grad``; token ids have no gradient, so this returns None."""
+        self.accumulate(self.weight, ops.embedding_backward(dout, self.recall()))
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
@@ -58,7 +62,6 @@ class _Recurrent(Module):
         self.Wh = Parameter((rng.standard_normal((hidden_size, width))
                              / np.sqrt(hidden_size)).astype(dtype))
         self.b = Parameter(np.zeros(width, dtype=dtype))
-        self.cache = None
         self.dh0 = None
 
     def __call__(self, x, h0=None):
@@ -67,17 +70,16 @@ class _Recurrent(Module):
     def forward(self, x, h0=None):
         """x (N, T, input_size), h0 (N, hidden_size) or None for zeros -> h (N, T, hidden_size)."""
         if h0 is None:
-            xp = get_array_module(x)
+            xp = get_array_module(x.data if isinstance(x, Tensor) else x)
             h0 = xp.zeros((x.shape[0], self.hidden_size), dtype=self.Wx.data.dtype)
-        h, self.cache = type(self).forward_op(x, h0, self.Wx.data, self.Wh.data, self.b.data)
-        return h
+        return self.call_op(type(self).forward_op, type(self).backward_op, x, h0, self.Wx,
+                            self.Wh, self.b)
 
     def backward(self, dh):
-        """dh (N, T, hidden_size) -> dx; fills the weights' grads and ``self.dh0``."""
-        if self.cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, self.dh0, self.Wx.grad, self.Wh.grad, self.b.grad = type(self).backward_op(
-            dh, self.cache)
+        """dh (N, T, hidden_size) -> dx; adds into the weights' grads, sets ``self.dh0``."""
+        dx, self.dh0, dWx, dWh, db = type(self).backward_op(dh, self.recall())
+        for param, grad in ((self.Wx, dWx), (self.Wh, dWh), (self.b, db)):
+            self.accumulate(param, grad)
         return dx
 
     def extra_repr(self):

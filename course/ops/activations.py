@@ -6,26 +6,21 @@ Shapes are arbitrary: out and dx have x's shape.
 """
 
 from course.backend import get_array_module, kernels_for
-from course.ops.checks import (
-    check_float_array,
-    check_number,
-    check_same_device,
-    check_same_dtype,
-    check_shape,
-)
+from course.ops.checks import check_float_array, check_gradient, check_number
 
 
 def relu_forward(x):
     """``max(0, x)`` (lecture 1)."""
     check_float_array("x", x)
-    return x * (x > 0), x
+    xp = get_array_module(x)
+    return xp.where(x > 0, x, x.dtype.type(0)), x  # where, not x * (x > 0): -inf gives 0
 
 
 def relu_backward(dout, cache):
     """Gradient passes where x > 0 (the derivative at 0 is taken as 0) (lecture 1)."""
     x = cache
-    check_shape("dout", dout, x.shape)
-    return dout * (x > 0)
+    check_gradient("dout", dout, x, x.shape)
+    return get_array_module(x).where(x > 0, dout, dout.dtype.type(0))
 
 
 def sigmoid_forward(x):
@@ -40,7 +35,7 @@ def sigmoid_forward(x):
 def sigmoid_backward(dout, cache):
     """``sigma'(x) = sigma(x) (1 - sigma(x))`` (lecture 1)."""
     out = cache
-    check_shape("dout", dout, out.shape)
+    check_gradient("dout", dout, out, out.shape)
     return dout * out * (1 - out)
 
 
@@ -54,7 +49,7 @@ def tanh_forward(x):
 def tanh_backward(dout, cache):
     """``tanh'(x) = 1 - tanh(x)^2`` (lecture 1)."""
     out = cache
-    check_shape("dout", dout, out.shape)
+    check_gradient("dout", dout, out, out.shape)
     return dout * (1 - out * out)
 
 
@@ -70,7 +65,7 @@ def leaky_relu_forward(x, alpha=0.01):
 def leaky_relu_backward(dout, cache):
     """Slope 1 where x > 0, ``alpha`` elsewhere (lecture 1)."""
     x, alpha = cache
-    check_shape("dout", dout, x.shape)
+    check_gradient("dout", dout, x, x.shape)
     xp = get_array_module(x)
     return xp.where(x > 0, dout, dout * dout.dtype.type(alpha))
 
@@ -88,7 +83,7 @@ def elu_forward(x, alpha=1.0):
 def elu_backward(dout, cache):
     """Slope 1 where x > 0, ``out + alpha`` (= alpha * exp(x)) elsewhere (lecture 1)."""
     x, out, alpha = cache
-    check_shape("dout", dout, x.shape)
+    check_gradient("dout", dout, x, x.shape)
     xp = get_array_module(x)
     return xp.where(x > 0, dout, dout * (out + out.dtype.type(alpha)))
 
@@ -128,9 +123,6 @@ def gelu_backward(dout, cache):
         dx (x's shape and dtype).
     """
     x = cache
-    check_float_array("dout", dout)
-    check_shape("dout", dout, x.shape)
-    check_same_dtype(dout=dout, x=x)
-    check_same_device(dout=dout, x=x)
-    dout = _contiguous(dout)
+    check_gradient("dout", dout, x, x.shape)  # float, x's dtype (a CUDA kernel reads both
+    dout = _contiguous(dout)                  # with one element type), device and shape
     return kernels_for(dout).gelu_backward(dout, x)

@@ -81,15 +81,38 @@ def check_nonnegative_int(name, value):
         raise ValueError(f"{name} must be at least 0, got {value}")
 
 
-def check_number(name, value, low=None, high=None, high_inclusive=True):
-    """Raise unless ``value`` is a real number in [low, high] (or [low, high)) (lecture 1)."""
+def check_number(name, value, low=None, high=None, high_inclusive=True, low_inclusive=True):
+    """Raise unless ``value`` is a real number, not NaN, in [low, high] (or an open end)
+    (lecture 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
+    if value != value:
+        raise ValueError(f"{name} must be a number, got NaN")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        bound = f"at least {low}" if low_inclusive else f"above {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
     if high is not None and (value > high or (value == high and not high_inclusive)):
         bound = f"at most {high}" if high_inclusive else f"below {high}"
         raise ValueError(f"{name} must be {bound}, got {value}")
+
+
+def check_bool(name, value):
+    """Raise unless ``value`` is True or False (lecture 1)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_gradient(name, dout, like, shape=None):
+    """Raise unless the upstream gradient ``dout`` is an array of ``like``'s float dtype and
+    device (and ``shape``, if given): an int, complex, bool or object gradient, a list or None
+    never reaches the maths (lecture 2)."""
+    check_float_array(name, dout)
+    if dout.dtype != like.dtype:
+        raise TypeError(f"{name} must have the forward input's dtype {like.dtype}, "
+                        f"got {dout.dtype}")
+    check_same_device(**{name: dout, "x": like})
+    if shape is not None:
+        check_shape(name, dout, shape)
 
 
 def check_int_array(name, x, num_classes, shape=None):

@@ -1,6 +1,12 @@
 """Fully connected (affine) layer: ``out = x @ w + b`` (lecture 1, neurons; lecture 2, backprop)."""
 
-from course.ops.checks import check_float_array, check_same_device, check_same_dtype, check_shape
+from course.ops.checks import (
+    check_float_array,
+    check_gradient,
+    check_same_device,
+    check_same_dtype,
+    check_shape,
+)
 
 
 def linear_forward(x, w, b):
@@ -41,8 +47,8 @@ def linear_backward(dout, cache):
         dx (N, d_1, ..., d_k), dw (D, M), db (M,).
     """
     x, w = cache
-    check_shape("dout", dout, (x.shape[0], w.shape[1]))
-    x2d = x.reshape(x.shape[0], -1)
+    check_gradient("dout", dout, x, (x.shape[0], w.shape[1]))
+    x2d = x.reshape(x.shape[0], w.shape[0])  # not -1: that fails for an empty batch
     dx = (dout @ w.T).reshape(x.shape)
     dw = x2d.T @ dout
     db = dout.sum(axis=0)

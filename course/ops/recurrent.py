@@ -12,7 +12,13 @@ are one fused kernel (``kernels_for(x).lstm_cell_forward`` / ``lstm_cell_backwar
 """
 
 from course.backend import get_array_module, kernels_for
-from course.ops.checks import check_float_array, check_same_device, check_same_dtype, check_shape
+from course.ops.checks import (
+    check_float_array,
+    check_gradient,
+    check_same_device,
+    check_same_dtype,
+    check_shape,
+)
 
 
 def _check_weights(x, prev_h, Wx, Wh, b, gates):
@@ -50,7 +56,8 @@ def _previous_states(h0, h):
     """(N*T, H) matrix of the hidden state each step started from: h0, h_1, ..., h_{T-1}."""
     xp = get_array_module(h)
     n, t_steps, hidden = h.shape
-    return xp.concatenate([h0[:, None, :], h[:, :-1, :]], axis=1).reshape(n * t_steps, hidden)
+    states = xp.concatenate([h0[:, None, :], h[:, :-1, :]], axis=1)[:, :t_steps]  # T = 0 too
+    return states.reshape(n * t_steps, hidden)
 
 
 # -- vanilla RNN --------------------------------------------------------------------------------
@@ -78,7 +85,7 @@ def rnn_step_backward(dnext_h, cache):
         dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     x, prev_h, Wx, Wh, next_h = cache
-    check_shape("dnext_h", dnext_h, next_h.shape)
+    check_gradient("dnext_h", dnext_h, next_h, next_h.shape)
     da = dnext_h * (1 - next_h * next_h)  # tanh' = 1 - tanh^2
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
@@ -116,8 +123,7 @@ def rnn_backward(dh, cache):
         dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     x, h0, Wx, Wh, h = cache
-    check_float_array("dh", dh)
-    check_shape("dh", dh, h.shape)
+    check_gradient("dh", dh, h, h.shape)
     xp = get_array_module(x)
     n, t_steps, d = x.shape
     hidden = h0.shape[1]
@@ -171,8 +177,8 @@ def lstm_step_backward(dout, cache):
     if not isinstance(dout, (tuple, list)) or len(dout) != 2:
         raise TypeError(f"dout must be the pair (dnext_h, dnext_c), got {type(dout).__name__}")
     dnext_h, dnext_c = dout
-    check_shape("dnext_h", dnext_h, prev_c.shape)
-    check_shape("dnext_c", dnext_c, prev_c.shape)
+    check_gradient("dnext_h", dnext_h, prev_c, prev_c.shape)
+    check_gradient("dnext_c", dnext_c, prev_c, prev_c.shape)
     da, dprev_c = kernels_for(x).lstm_cell_backward(dnext_h, dnext_c, prev_c, gates, tanh_c)
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
@@ -214,8 +220,7 @@ def lstm_backward(dh, cache):
         dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     x, h0, Wx, Wh, h, steps = cache
-    check_float_array("dh", dh)
-    check_shape("dh", dh, h.shape)
+    check_gradient("dh", dh, h, h.shape)
     xp = get_array_module(x)
     kernels = kernels_for(x)
     n, t_steps, d = x.shape
