@@ -78,3 +78,39 @@ class ConvTranspose2d(_ConvBase):
         self.weight = Parameter(init_weight((in_channels, out_channels, kh, kw), fan_in,
                                             out_channels * kh * kw, init, rng, dtype))
         self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+
+
+class Conv1d(AffineOpModule):
+    """1-D convolution over sequences (lecture 6c): x (N, in_channels, L) -> (N, out_channels, Lo).
+
+    Args:
+        in_channels, out_channels: C and F; ``weight`` is (F, C, K), ``bias`` (F,).
+        kernel_size, stride, padding: ints.
+        init: ``"he"`` or ``"xavier"``; fan_in = C * K.
+        rng: seed or ``numpy.random.Generator`` for the initial weights.
+    """
+
+    forward_op = staticmethod(ops.conv1d_forward)
+    backward_op = staticmethod(ops.conv1d_backward)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he",
+                 rng=None, dtype=np.float32):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("kernel_size", kernel_size), ("stride", stride)):
+            check_positive_int(name, value)
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.weight = Parameter(init_weight((out_channels, in_channels, kernel_size),
+                                            in_channels * kernel_size,
+                                            out_channels * kernel_size, init, rng, dtype))
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype))
+
+    def op_params(self):
+        return {"stride": self.stride, "padding": self.padding}
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")

@@ -3,6 +3,7 @@
 ``import course`` has already chosen Numba's threading layer (see ``course/__init__.py``).
 """
 
+from course.kernels.cpu.concat import channel_concat, channel_split
 from course.kernels.cpu.conv import (
     conv2d_backward_data,
     conv2d_backward_weight,
