@@ -1,6 +1,6 @@
 """Generated scenes for semantic segmentation, with a class id for every pixel (lecture 6c).
 
-Each 32x32 RGB image shows one to three shapes (circle, square, triangle, cross: the shapes set
+Each 32x32 RGB image shows one or two shapes (circle, square, triangle, cross: the shapes set
 of ``course.data.shapes``) in different colours, sizes, positions and rotations on a noisy dark
 background; a later shape covers an earlier one where they overlap. The mask gives every pixel's
 class: 0 for the background, 1 + the shape's index in ``CLASSES`` for a shape. Drawn from a
@@ -15,7 +15,7 @@ from course.data.shapes import CLASSES, PALETTE, SIZE, _shape_masks
 SCENE_CLASSES = ("background",) + CLASSES
 
 
-def make_scenes(n, rng, max_shapes=3, radius=(4.0, 9.0), noise=0.06):
+def make_scenes(n, rng, max_shapes=2, radius=(6.0, 12.0), noise=0.06):
     """``n`` images (n, 3, 32, 32) float32 in [0, 1] and masks (n, 32, 32) int64 in [0, 5),
     drawn from ``rng`` (lecture 6c).
 
@@ -43,7 +43,7 @@ def make_scenes(n, rng, max_shapes=3, radius=(4.0, 9.0), noise=0.06):
     return images.astype(np.float32), masks
 
 
-def load_shape_scenes(n_train=2000, n_val=200, n_test=500, seed=0, max_shapes=3):
+def load_shape_scenes(n_train=2000, n_val=200, n_test=500, seed=0, max_shapes=2):
     """The segmentation scenes, split into train, validation and test sets (lecture 6c).
 
     Args:
