@@ -10,7 +10,7 @@ from course import ops
 from course.nn.init import init_weight
 from course.nn.layers import AffineOpModule
 from course.nn.module import Parameter
-from course.ops.checks import check_int_pair, check_positive_int
+from course.ops.checks import check_int_pair, check_nonnegative_int, check_positive_int
 
 
 class _ConvBase(AffineOpModule):
@@ -99,8 +99,7 @@ class Conv1d(AffineOpModule):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("kernel_size", kernel_size), ("stride", stride)):
             check_positive_int(name, value)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+        check_nonnegative_int("padding", padding)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.weight = Parameter(init_weight((out_channels, in_channels, kernel_size),

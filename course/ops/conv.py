@@ -15,6 +15,8 @@ from course.kernels.shapes import conv_output_size, conv_transpose_output_size
 from course.ops.checks import (
     check_float_array,
     check_int_pair,
+    check_nonnegative_int,
+    check_positive_int,
     check_same_device,
     check_same_dtype,
     check_shape,
@@ -154,15 +156,6 @@ def conv_transpose2d_backward(dout, cache):
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
-def _check_int(name, value, low):
-    """An int at least ``low`` (bool excluded)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return value
-
-
 def conv1d_forward(x, w, b, stride=1, padding=0):
     """1-D convolution over sequences (lecture 6c, dense prediction).
 
@@ -183,7 +176,8 @@ def conv1d_forward(x, w, b, stride=1, padding=0):
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"w must have {x.shape[1]} input channels to match x {tuple(x.shape)}, "
                          f"got w of shape {tuple(w.shape)}")
-    stride, padding = _check_int("stride", stride, 1), _check_int("padding", padding, 0)
+    check_positive_int("stride", stride)
+    check_nonnegative_int("padding", padding)
     out, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, stride),
                                 padding=(0, padding))
     return out[:, :, 0, :], cache
