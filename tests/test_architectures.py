@@ -210,11 +210,15 @@ def test_modules_reject_bad_input(rng):
         nn.DenseBlock(3, 0, 2)
     with pytest.raises(ValueError, match="in_channels must be at least 1"):
         nn.Transition(0, 2)
-    with pytest.raises(ValueError, match="8"):
+    with pytest.raises(ValueError, match=r"Transition expects x of shape \(N, 8, H, W\)"):
         nn.Transition(8, 2)(rng.random((2, 4, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"FCN expects x of shape \(N, 3, H, W\)"):
+        fcn()(rng.random((2, 1, 32, 32), dtype=np.float32))
+    with pytest.raises(ValueError, match="FCN needs H and W divisible by 4"):
+        fcn()(rng.random((2, 3, 30, 32), dtype=np.float32))
     with pytest.raises(ValueError, match=r"UNet expects x of shape \(N, 1, H, W\)"):
         unet(1)(x)
-    with pytest.raises(ValueError, match="divisible by 4"):
+    with pytest.raises(ValueError, match="UNet needs H and W divisible by 4"):
         unet()(rng.random((2, 3, 10, 8), dtype=np.float32))
     with pytest.raises(ValueError, match="at least two levels"):
         unet(widths=(8,))

@@ -6,5 +6,5 @@ from course.models.lenet5 import lenet5
 from course.models.mlp import mlp
 from course.models.resnet import small_resnet
 from course.models.summary import ModelSummary, summary
-from course.models.unet import UNet, fcn, unet
+from course.models.unet import FCN, UNet, fcn, unet
 from course.models.vgg import small_vgg

@@ -27,6 +27,16 @@ def conv_block(in_channels, out_channels, convs, rng, dtype):
     return nn.Sequential(*layers)
 
 
+def _check_input(name, x, in_channels, factor):
+    """Raise unless x is (N, in_channels, H, W) with H and W divisible by ``factor``."""
+    if x.ndim != 4 or x.shape[1] != in_channels:
+        raise ValueError(f"{name} expects x of shape (N, {in_channels}, H, W), "
+                         f"got {tuple(x.shape)}")
+    if x.shape[2] % factor or x.shape[3] % factor:
+        raise ValueError(f"{name} needs H and W divisible by {factor} (its pooling divides them "
+                         f"by {factor}), got {tuple(x.shape[2:])}")
+
+
 def _check_widths(widths):
     if len(widths) < 2:
         raise ValueError(f"widths must give at least two levels, got {widths!r}")
@@ -41,19 +51,32 @@ def fcn(in_channels=3, num_classes=5, widths=(16, 32, 64), rng=0, dtype=np.float
     a 1x1 convolution to ``num_classes`` scores, and ``ConvTranspose2d`` with kernel = stride =
     2^(levels - 1) back to (N, num_classes, H, W). H and W must be divisible by that factor.
     """
-    _check_widths(widths)
-    rng = np.random.default_rng(rng)
-    layers, channels = [], in_channels
-    for i, width in enumerate(widths):
-        if i > 0:
-            layers.append(nn.MaxPool2d(2))
-        layers.append(conv_block(channels, width, 1, rng, dtype))
-        channels = width
-    factor = 2 ** (len(widths) - 1)
-    layers += [nn.Conv2d(channels, num_classes, 1, init="xavier", rng=rng, dtype=dtype),
-               nn.ConvTranspose2d(num_classes, num_classes, factor, stride=factor,
-                                  init="xavier", rng=rng, dtype=dtype)]
-    return nn.Sequential(*layers)
+    return FCN(in_channels, num_classes, widths, rng, dtype)
+
+
+class FCN(nn.Sequential):
+    """The layers of :func:`fcn` in a ``Sequential`` that checks its input's shape (lecture 6c)."""
+
+    def __init__(self, in_channels=3, num_classes=5, widths=(16, 32, 64), rng=0,
+                 dtype=np.float32):
+        _check_widths(widths)
+        rng = np.random.default_rng(rng)
+        layers, channels = [], in_channels
+        for i, width in enumerate(widths):
+            if i > 0:
+                layers.append(nn.MaxPool2d(2))
+            layers.append(conv_block(channels, width, 1, rng, dtype))
+            channels = width
+        factor = 2 ** (len(widths) - 1)
+        layers += [nn.Conv2d(channels, num_classes, 1, init="xavier", rng=rng, dtype=dtype),
+                   nn.ConvTranspose2d(num_classes, num_classes, factor, stride=factor,
+                                      init="xavier", rng=rng, dtype=dtype)]
+        super().__init__(*layers)
+        self.in_channels, self.factor = in_channels, factor
+
+    def forward(self, x):
+        _check_input("FCN", x, self.in_channels, self.factor)
+        return super().forward(x)
 
 
 class UNet(nn.Module):
@@ -96,12 +119,7 @@ class UNet(nn.Module):
         self.concat_caches = []
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNet expects x of shape (N, {self.in_channels}, H, W), "
-                             f"got {tuple(x.shape)}")
-        if x.shape[2] % self.factor or x.shape[3] % self.factor:
-            raise ValueError(f"UNet needs H and W divisible by {self.factor} (it halves them "
-                             f"{len(self.pools)} times), got {tuple(x.shape[2:])}")
+        _check_input("UNet", x, self.in_channels, self.factor)
         skips = []
         for encoder, pool in zip(self.encoders, self.pools, strict=True):
             x = encoder(x)

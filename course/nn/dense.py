@@ -82,3 +82,10 @@ class Transition(Sequential):
         check_positive_int("out_channels", out_channels)
         super().__init__(*_bn_relu_conv(in_channels, out_channels, 1, rng, dtype),
                          AvgPool2d(2))
+        self.in_channels = in_channels
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Transition expects x of shape (N, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        return super().forward(x)
