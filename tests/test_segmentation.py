@@ -132,3 +132,19 @@ def test_metrics_reject_bad_input():
         mean_iou(np.zeros(3, int), np.array([0, 1, 2]), 2)
     with pytest.raises(TypeError, match="pred must hold integers"):
         pixel_accuracy(np.zeros(3), np.zeros(3, int), 2)
+
+
+def test_masks_are_drawn_over_grey_images():
+    from course.viz.segmentation import MASK_COLOURS, overlay, show_masks
+
+    image = np.zeros((3, 4, 4), dtype=np.float32)
+    image[0] = 0.9                                    # a red image: grey 0.3 everywhere
+    mask = np.zeros((4, 4), dtype=np.int64)
+    mask[0, 0] = 2
+    picture = overlay(image, mask, alpha=0.5)
+    np.testing.assert_allclose(picture[1, 1], [0.3, 0.3, 0.3])
+    np.testing.assert_allclose(picture[0, 0], 0.5 * 0.3 + 0.5 * MASK_COLOURS[2])
+    fig = show_masks(image[None].repeat(3, 0), mask[None].repeat(3, 0), ["bg", "a", "b"],
+                     truth=mask[None].repeat(3, 0), ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles.count("predicted") == 3 and titles.count("true") == 3

@@ -16,25 +16,28 @@ MASK_COLOURS = np.array([
 ])
 
 
-def overlay(image, mask, alpha=0.55):
-    """An (H, W, 3) picture: ``image`` (3, H, W) in [0, 1], with every non-background pixel
-    of ``mask`` (H, W) blended with its class colour (lecture 6c)."""
-    picture = np.asarray(image).transpose(1, 2, 0).astype(np.float64)
+def overlay(image, mask, alpha=0.6):
+    """An (H, W, 3) picture: ``image`` (3, H, W) in [0, 1] in grey, so that its own colours do
+    not mix with the classes', with every non-background pixel of ``mask`` (H, W) blended with
+    its class colour (lecture 6c)."""
+    grey = np.asarray(image).astype(np.float64).mean(axis=0)
+    picture = np.repeat(grey[:, :, None], 3, axis=2)
     mask = np.asarray(mask)
     colours = MASK_COLOURS[mask % len(MASK_COLOURS)]
     blend = np.where((mask > 0)[:, :, None], (1 - alpha) * picture + alpha * colours, picture)
     return np.clip(blend, 0.0, 1.0)
 
 
-def show_masks(images, masks, classes, truth=None, ncols=4, scale=2.0):
-    """Images with their predicted ``masks`` drawn over them; with ``truth``, a second row per
-    image with the true masks (lecture 6c).
+def show_masks(images, masks, classes, truth=None, ncols=4, scale=2.0, label="predicted"):
+    """Images with their ``masks`` drawn over them; with ``truth``, a second row per image
+    with the true masks (lecture 6c).
 
     Args:
         images: (N, 3, H, W) in [0, 1]. masks, truth: (N, H, W) class ids.
         classes: the class names, background first (for the legend).
+        label: the title over each of ``masks``.
     """
-    rows = [("predicted", masks)] + ([] if truth is None else [("true", truth)])
+    rows = [(label, masks)] + ([] if truth is None else [("true", truth)])
     n = len(images)
     nrows = -(-n // ncols) * len(rows)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale + 0.4),
