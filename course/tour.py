@@ -115,7 +115,7 @@ def tour_unet(out, device="cpu"):
     data = load_shape_scenes(n_train=2000, n_val=0, n_test=500, seed=0)
     model = unet(widths=(8, 16, 32), convs=2, rng=0)
     optimizer = optim.Adam(model.parameters(), lr=1e-2)
-    epochs = 8
+    epochs = 10
     trainer = Trainer(model, optimizer, loss_fn=ops.pixel_softmax_loss,
                       scheduler=optim.CosineLR(optimizer, epochs), device=device, progress=True)
     trainer.fit(DataLoader(data["X_train"], data["y_train"], 16, shuffle=True, seed=0),
