@@ -1,4 +1,5 @@
-"""Evaluation metrics: corpus BLEU for generated captions (lecture 8, captioning).
+"""Evaluation metrics: corpus BLEU for generated captions (lecture 8, captioning); pixel accuracy
+and intersection over union for segmentation masks (lecture 6c, dense prediction).
 
 BLEU (Papineni et al., 2002) compares each generated sentence with one or more reference
 sentences:
@@ -19,7 +20,10 @@ instead of 0, so one missing order does not zero the whole score.
 import math
 from collections import Counter
 
-from course.backend import to_device
+import numpy as np
+
+from course.backend import to_device, to_host
+from course.ops.checks import check_int_array
 
 
 def _tokens(sentence):
@@ -102,3 +106,45 @@ def caption_bleu(model, images, captions, image_idxs, idx_to_word, beam_width=1,
     hypotheses = [sentence.split() for sentence in decode(generated, idx_to_word)]
     refs = references(captions, image_idxs, idx_to_word)
     return corpus_bleu(hypotheses, refs), hypotheses, refs
+
+
+def confusion_matrix(pred, target, num_classes, ignore_index=None):
+    """(num_classes, num_classes) int64 counts: entry [t, p] = pixels of true class t predicted
+    as p (lecture 6c, dense prediction).
+
+    Args:
+        pred, target: integer arrays of one shape (labels, or per-pixel masks such as
+            (N, H, W)), numpy or CuPy. ignore_index: a target value to leave out, or None.
+    """
+    pred, target = to_host(pred), to_host(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have one shape, got {pred.shape} and "
+                         f"{target.shape}")
+    keep = np.ones(target.shape, dtype=bool) if ignore_index is None else target != ignore_index
+    check_int_array("pred", pred[keep], num_classes)
+    check_int_array("target", target[keep], num_classes)
+    flat = target[keep].astype(np.int64) * num_classes + pred[keep]
+    return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def pixel_accuracy(pred, target, num_classes, ignore_index=None):
+    """Share of the (non-ignored) pixels whose predicted class is right (lecture 6c)."""
+    counts = confusion_matrix(pred, target, num_classes, ignore_index)
+    return float(np.trace(counts) / max(counts.sum(), 1))
+
+
+def class_iou(pred, target, num_classes, ignore_index=None):
+    """Intersection over union per class (lecture 6c): |pred = c and target = c| divided by
+    |pred = c or target = c|; NaN for a class absent from both. Returns (num_classes,)."""
+    counts = confusion_matrix(pred, target, num_classes, ignore_index)
+    intersection = np.diag(counts).astype(np.float64)
+    union = counts.sum(axis=0) + counts.sum(axis=1) - intersection
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, intersection / union, np.nan)
+
+
+def mean_iou(pred, target, num_classes, ignore_index=None):
+    """Mean of :func:`class_iou` over the classes present in pred or target (lecture 6c): the
+    standard score of semantic segmentation, where every class counts the same however few
+    pixels it covers."""
+    return float(np.nanmean(class_iou(pred, target, num_classes, ignore_index)))

@@ -11,19 +11,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from course import optim  # noqa: E402
+from course import ops, optim  # noqa: E402
 from course.data import (  # noqa: E402
     DataLoader,
     crop,
     crop_and_flip,
     load_digits,
     load_shape_captions,
+    load_shape_scenes,
     load_shapes,
 )
-from course.metrics import caption_bleu  # noqa: E402
-from course.models import CaptioningModel, lenet5, mlp, small_resnet  # noqa: E402
+from course.metrics import caption_bleu, mean_iou, pixel_accuracy  # noqa: E402
+from course.models import CaptioningModel, lenet5, mlp, small_resnet, unet  # noqa: E402
 from course.train import Trainer, predict, train_captioner  # noqa: E402
 from course.viz import plot_confusion, plot_history, show_images  # noqa: E402
+from course.viz.segmentation import show_masks  # noqa: E402
 
 
 def train_classifier(name, model, data, optimizer, epochs, out, device="cpu", batch_size=64,
@@ -104,17 +106,44 @@ def tour_captioning(out, device="cpu"):
     return bleu[3]
 
 
+def tour_unet(out, device="cpu"):
+    """A small U-Net segmenting generated scenes (lecture 6c's model and training); prints the
+    mean IoU and pixel accuracy on held-out scenes and saves some predicted masks."""
+    start = time.perf_counter()
+    folder = Path(out) / "unet"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = load_shape_scenes(n_train=2000, n_val=0, n_test=500, seed=0)
+    model = unet(widths=(8, 16, 32), convs=2, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    epochs = 10
+    trainer = Trainer(model, optimizer, loss_fn=ops.pixel_softmax_loss,
+                      scheduler=optim.CosineLR(optimizer, epochs), device=device, progress=True)
+    trainer.fit(DataLoader(data["X_train"], data["y_train"], 16, shuffle=True, seed=0),
+                epochs=epochs)
+    masks = predict(model, data["X_test"], device=device).argmax(axis=1)
+    classes = len(data["classes"])
+    iou = mean_iou(masks, data["y_test"], classes)
+    accuracy = pixel_accuracy(masks, data["y_test"], classes)
+    show_masks(data["X_test"][:8], masks[:8], data["classes"], truth=data["y_test"][:8],
+               ncols=8).savefig(folder / "test_masks.png", dpi=100)
+    print(f"unet: test mean IoU {iou:.3f}, pixel accuracy {accuracy:.2%} on "
+          f"{len(data['X_test'])} scenes ({time.perf_counter() - start:.1f} s); "
+          f"predicted masks in {folder}/")
+    return iou
+
+
 def _wrap(words, width=4):
     """A caption cut into lines of ``width`` words, for figure titles."""
     return [" ".join(words[i:i + width]) for i in range(0, len(words), width)]
 
 
 STEPS = {"mlp": tour_mlp, "lenet5": tour_lenet5, "resnet": tour_resnet,
-         "captioning": tour_captioning}
+         "captioning": tour_captioning, "unet": tour_unet}
 
 
 def run_tour(models, out="runs/tour", device="cpu"):
-    """Run the named steps in order; returns {name: test accuracy (BLEU-4 for captioning)}
+    """Run the named steps in order; returns {name: test accuracy (BLEU-4 for captioning,
+    mean IoU for unet)}
     (no lecture: ``course tour``)."""
     unknown = [m for m in models if m not in STEPS]
     if unknown:

@@ -12,4 +12,5 @@ from course.data.captions import (
 from course.data.digits import load_digits, resize_images
 from course.data.files import load_cifar10, load_mnist, read_idx
 from course.data.loader import DataLoader
+from course.data.scenes import load_shape_scenes
 from course.data.shapes import load_shapes

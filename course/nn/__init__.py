@@ -1,6 +1,7 @@
 """Modules with ``forward``/``backward``, parameters, train/eval and state (Torch7 style)."""
 
-from course.nn.conv import Conv2d, ConvTranspose2d
+from course.nn.conv import Conv1d, Conv2d, ConvTranspose2d
+from course.nn.dense import DenseBlock, Transition
 from course.nn.dropout import Dropout
 from course.nn.init import he_normal, init_weight, xavier_normal
 from course.nn.layers import (

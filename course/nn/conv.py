@@ -18,7 +18,12 @@ from course.backend import get_array_module
 from course.nn.init import init_weight
 from course.nn.layers import AffineOpModule
 from course.nn.module import Parameter
-from course.ops.checks import check_bool, check_int_pair, check_positive_int
+from course.ops.checks import (
+    check_bool,
+    check_int_pair,
+    check_nonnegative_int,
+    check_positive_int,
+)
 
 
 def _dilate(w, dilation):
@@ -219,3 +224,43 @@ class ConvTranspose2d(_ConvBase):
 
     def bias_size(self):
         return self.out_channels
+
+
+class Conv1d(AffineOpModule):
+    """1-D convolution over sequences (lecture 6c): x (N, in_channels, L) -> (N, out_channels, Lo).
+
+    Args:
+        in_channels, out_channels: C and F; ``weight`` is (F, C, K), ``bias`` (F,).
+        kernel_size, stride, padding: ints.
+        bias: False for a layer without bias (the op gets zeros).
+        init: ``"he"`` or ``"xavier"``; fan_in = C * K.
+        rng: seed or ``numpy.random.Generator`` for the initial weights.
+    """
+
+    forward_op = staticmethod(ops.conv1d_forward)
+    backward_op = staticmethod(ops.conv1d_backward)
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("kernel_size", kernel_size), ("stride", stride)):
+            check_positive_int(name, value)
+        check_nonnegative_int("padding", padding)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.weight = Parameter(init_weight((out_channels, in_channels, kernel_size),
+                                            in_channels * kernel_size,
+                                            out_channels * kernel_size, init, rng, dtype))
+        check_bool("bias", bias)
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+
+    def op_params(self):
+        return {"stride": self.stride, "padding": self.padding}
+
+    def bias_size(self):
+        return self.out_channels
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")

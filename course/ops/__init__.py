@@ -28,7 +28,10 @@ from course.ops.batchnorm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+from course.ops.concat import concat_backward, concat_forward, split_backward, split_forward
 from course.ops.conv import (
+    conv1d_backward,
+    conv1d_forward,
     conv2d_backward,
     conv2d_forward,
     conv_transpose2d_backward,
@@ -38,7 +41,7 @@ from course.ops.dropout import dropout_backward, dropout_forward
 from course.ops.embedding import embedding_backward, embedding_forward
 from course.ops.layernorm import layernorm_backward, layernorm_forward
 from course.ops.linear import linear_backward, linear_forward
-from course.ops.losses import mse_loss, softmax, softmax_loss, svm_loss
+from course.ops.losses import mse_loss, pixel_softmax_loss, softmax, softmax_loss, svm_loss
 from course.ops.pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,

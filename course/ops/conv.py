@@ -15,6 +15,8 @@ from course.kernels.shapes import conv_output_size, conv_transpose_output_size
 from course.ops.checks import (
     check_float_array,
     check_int_pair,
+    check_nonnegative_int,
+    check_positive_int,
     check_same_device,
     check_same_dtype,
     check_shape,
@@ -152,3 +154,44 @@ def conv_transpose2d_backward(dout, cache):
     dx = kernels.conv2d_forward(dout, w, zero_bias, stride, padding)
     dw = kernels.conv2d_backward_weight(x, dout, w.shape[2:], stride, padding)
     return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv1d_forward(x, w, b, stride=1, padding=0):
+    """1-D convolution over sequences (lecture 6c, dense prediction).
+
+    The same op as :func:`conv2d_forward` on images of height 1: x becomes (N, C, 1, L) and
+    w (F, C, 1, K), so every kernel set serves sequences without a kernel of its own.
+
+    Args:
+        x: (N, C, L) inputs (channels first, as PyTorch's ``conv1d``).
+        w: (F, C, K) filters. b: (F,) biases.
+        stride, padding: ints (padding: zeros added at each end).
+
+    Returns:
+        out: (N, F, Lo) with ``Lo = (L + 2 * padding - K) // stride + 1``, and a cache for
+        :func:`conv1d_backward`.
+    """
+    check_float_array("x", x, ndim=3)
+    check_float_array("w", w, ndim=3)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w must have {x.shape[1]} input channels to match x {tuple(x.shape)}, "
+                         f"got w of shape {tuple(w.shape)}")
+    check_positive_int("stride", stride)
+    check_nonnegative_int("padding", padding)
+    out, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, stride),
+                                padding=(0, padding))
+    return out[:, :, 0, :], cache
+
+
+def conv1d_backward(dout, cache):
+    """Gradients of :func:`conv1d_forward` (lecture 6c): those of the height-1 conv2d.
+
+    Args:
+        dout: (N, F, Lo) upstream gradient. cache: from :func:`conv1d_forward`.
+
+    Returns:
+        dx (N, C, L), dw (F, C, K), db (F,).
+    """
+    check_float_array("dout", dout, ndim=3)
+    dx, dw, db = conv2d_backward(dout[:, :, None, :], cache)
+    return dx[:, :, 0, :], dw[:, :, 0, :], db

@@ -4,6 +4,7 @@
 """
 
 from course.kernels.cpu.activations import gelu_backward, gelu_forward
+from course.kernels.cpu.concat import channel_concat, channel_split
 from course.kernels.cpu.conv import (
     conv2d_backward_data,
     conv2d_backward_weight,

@@ -2,6 +2,7 @@
 file, so importing this package never needs a GPU."""
 
 from course.kernels.gpu.activations import gelu_backward, gelu_forward
+from course.kernels.gpu.concat import channel_concat, channel_split
 from course.kernels.gpu.conv import (
     conv2d_backward_data,
     conv2d_backward_weight,

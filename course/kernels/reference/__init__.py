@@ -5,6 +5,7 @@ Each topic lives in its own file; this package re-exports them so that every ker
 """
 
 from course.kernels.reference.activations import gelu_backward, gelu_forward
+from course.kernels.reference.concat import channel_concat, channel_split
 from course.kernels.reference.conv import (
     conv2d_backward_data,
     conv2d_backward_weight,
