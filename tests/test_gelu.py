@@ -2,7 +2,7 @@
 Numba and CuPy kernels against the reference kernel, PyTorch, dtypes, bad inputs, the module.
 
 A new activation's tests (tests/test_silu.py, say) are this file with ``gelu`` renamed and the
-two formulas (``expected`` and ``TORCH``) changed.
+two formulas (``expected`` and ``torch_gelu``) changed.
 """
 
 import math
