@@ -164,6 +164,8 @@ def kernel_cases(rng, dtype):
         x = normal(*shape) * 3
         cases.setdefault("gelu_forward", []).append((x,))
         cases.setdefault("gelu_backward", []).append((normal(*shape), x))
+        cases.setdefault("silu_forward", []).append((x,))
+        cases.setdefault("silu_backward", []).append((normal(*shape), x))
     for n, h in LSTM_SHAPES:
         a, prev_c = normal(n, 4 * h) * 2, normal(n, h)
         _, _, gates, tanh_c = reference.lstm_cell_forward(a, prev_c)
@@ -274,6 +276,7 @@ def op_cases(rng):
              ("leaky_relu", [away_from_zero(3, 4)], {"alpha": 0.1}),
              ("elu", [away_from_zero(3, 4)], {"alpha": 1.7}),
              ("gelu", [normal(3, 4)], {}),
+             ("silu", [normal(3, 4)], {}),
              ("layernorm", [normal(4, 5) * 2 + 1, normal(5), normal(5)], {"eps": 1e-3}),
              ("dropout", [normal(3, 4, 5), 0.3], {"rng": 7}),
              ("conv2d", [normal(2, 3, 7, 6), normal(4, 3, 3, 2), normal(4)],

@@ -13,6 +13,7 @@ from course.nn.layers import (
     OpModule,
     ReLU,
     Sigmoid,
+    SiLU,
     Tanh,
 )
 from course.nn.module import Module, Parameter, Sequential
