@@ -23,6 +23,7 @@ import numpy as np
 # NAME_backward) and the same function in PyTorch, given the torch module and a tensor.
 ACTIVATIONS = {
     "gelu": lambda torch, t: torch.nn.functional.gelu(t, approximate="none"),
+    "silu": lambda torch, t: torch.nn.functional.silu(t),
 }
 
 

@@ -124,6 +124,7 @@ POOL_GEOMETRIES = [(1, 2, 7, 9, (2, 2), (2, 2)),
 NORM_SHAPES = [(1, 3, 7), (5, 4, 1), (2, 3, 10)]  # (N, C, L)
 LSTM_SHAPES = [(1, 3), (4, 5)]                      # (N, H)
 ACTIVATION_SHAPES = [(1,), (7, 3), (2, 3, 5, 5)]    # any shape: odd sizes, 1 value
+CONCAT_SHAPES = [(1, (1, 2), ()), (3, (2, 1, 4), (5, 3))]  # (N, channel sizes, trailing axes)
 
 
 def kernel_cases(rng, dtype):
@@ -164,6 +165,12 @@ def kernel_cases(rng, dtype):
         x = normal(*shape) * 3
         cases.setdefault("gelu_forward", []).append((x,))
         cases.setdefault("gelu_backward", []).append((normal(*shape), x))
+        cases.setdefault("silu_forward", []).append((x,))
+        cases.setdefault("silu_backward", []).append((normal(*shape), x))
+    for n, sizes, rest in CONCAT_SHAPES:
+        parts = [normal(n, c, *rest) for c in sizes]
+        cases.setdefault("channel_concat", []).append((parts,))
+        cases.setdefault("channel_split", []).append((normal(n, sum(sizes), *rest), sizes))
     for n, h in LSTM_SHAPES:
         a, prev_c = normal(n, 4 * h) * 2, normal(n, h)
         _, _, gates, tanh_c = reference.lstm_cell_forward(a, prev_c)
@@ -178,8 +185,8 @@ def compare_kernel(kernels, device, name, args):
     (GPU backend)."""
     expected = getattr(reference, name)(*args)
     got = getattr(kernels, name)(*on(device, args))
-    expected = expected if isinstance(expected, tuple) else (expected,)
-    got = got if isinstance(got, tuple) else (got,)
+    expected = tuple(expected) if isinstance(expected, (tuple, list)) else (expected,)
+    got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
     if len(got) != len(expected):
         raise ValueError(f"returned {len(got)} arrays, the reference {len(expected)}")
     for g, e in zip(got, expected, strict=True):
@@ -274,10 +281,15 @@ def op_cases(rng):
              ("leaky_relu", [away_from_zero(3, 4)], {"alpha": 0.1}),
              ("elu", [away_from_zero(3, 4)], {"alpha": 1.7}),
              ("gelu", [normal(3, 4)], {}),
+             ("silu", [normal(3, 4)], {}),
              ("layernorm", [normal(4, 5) * 2 + 1, normal(5), normal(5)], {"eps": 1e-3}),
              ("dropout", [normal(3, 4, 5), 0.3], {"rng": 7}),
              ("conv2d", [normal(2, 3, 7, 6), normal(4, 3, 3, 2), normal(4)],
               {"stride": (2, 1), "padding": 1}),
+             ("conv1d", [normal(2, 3, 9), normal(4, 3, 3), normal(4)],
+              {"stride": 2, "padding": 1}),
+             ("concat", [normal(2, 1, 3), normal(2, 2, 3), normal(2, 3, 3)], {}),
+             ("split", [normal(2, 6, 3), [1, 2, 3]], {}),
              ("conv_transpose2d", [normal(2, 3, 4, 3), normal(3, 2, 3, 3), normal(2)],
               {"stride": 2, "padding": (1, 0)}),
              ("max_pool2d", [tie_free(1, 2, 7, 5)], {"size": 3, "stride": 2}),
@@ -306,7 +318,9 @@ def loss_cases(rng):
             (ops.svm_loss, rng.standard_normal((6, 5)), rng.integers(0, 5, 6)),
             (ops.mse_loss, rng.standard_normal((4, 3)), rng.standard_normal((4, 3))),
             (ops.temporal_softmax_loss, rng.standard_normal((3, 6, 7)),
-             rng.integers(0, 7, (3, 6)), mask)]
+             rng.integers(0, 7, (3, 6)), mask),
+            (ops.pixel_softmax_loss, rng.standard_normal((2, 4, 3, 5)),
+             rng.integers(0, 4, (2, 3, 5)))]
 
 
 def check_gradients(device, seed=0):

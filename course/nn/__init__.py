@@ -14,6 +14,7 @@ from course.nn.layers import (
     OpModule,
     ReLU,
     Sigmoid,
+    SiLU,
     Tanh,
 )
 from course.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential

@@ -84,6 +84,13 @@ class GELU(OpModule):
     backward_op = staticmethod(ops.gelu_backward)
 
 
+class SiLU(OpModule):
+    """SiLU (swish), ``x * sigmoid(x)``, as a module (lecture 1)."""
+
+    forward_op = staticmethod(ops.silu_forward)
+    backward_op = staticmethod(ops.silu_backward)
+
+
 class AffineOpModule(Module):
     """A module with a ``weight`` and a ``bias`` that wraps one op pair (lecture 1).
 

@@ -18,6 +18,8 @@ from course.ops.activations import (
     relu_forward,
     sigmoid_backward,
     sigmoid_forward,
+    silu_backward,
+    silu_forward,
     tanh_backward,
     tanh_forward,
 )

@@ -126,3 +126,36 @@ def gelu_backward(dout, cache):
     check_gradient("dout", dout, x, x.shape)  # float, x's dtype (a CUDA kernel reads both
     dout = _contiguous(dout)                  # with one element type), device and shape
     return kernels_for(dout).gelu_backward(dout, x)
+
+
+def silu_forward(x):
+    """SiLU (swish): ``x * sigmoid(x)``, ``sigmoid(x) = 1 / (1 + exp(-x))`` (lecture 1).
+
+    PyTorch's ``torch.nn.functional.silu(x)``. Runs on the kernel set that
+    ``course.backend.kernels_for(x)`` picks: reference (numpy), Numba or CuPy.
+
+    Args:
+        x: float32 or float64 array of any shape (numpy or CuPy).
+
+    Returns:
+        out (x's shape and dtype) and a cache for :func:`silu_backward` (x, contiguous).
+    """
+    check_float_array("x", x)
+    x = _contiguous(x)
+    return kernels_for(x).silu_forward(x), x
+
+
+def silu_backward(dout, cache):
+    """Gradient of SiLU (lecture 1): ``dout * s * (1 + x * (1 - s))``, ``s = sigmoid(x)``.
+
+    Args:
+        dout: upstream gradient, x's shape, dtype and device.
+        cache: from :func:`silu_forward`.
+
+    Returns:
+        dx (x's shape and dtype).
+    """
+    x = cache
+    check_gradient("dout", dout, x, x.shape)
+    dout = _contiguous(dout)
+    return kernels_for(dout).silu_backward(dout, x)

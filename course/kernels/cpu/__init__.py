@@ -3,7 +3,12 @@
 ``import course`` has already chosen Numba's threading layer (see ``course/__init__.py``).
 """
 
-from course.kernels.cpu.activations import gelu_backward, gelu_forward
+from course.kernels.cpu.activations import (
+    gelu_backward,
+    gelu_forward,
+    silu_backward,
+    silu_forward,
+)
 from course.kernels.cpu.concat import channel_concat, channel_split
 from course.kernels.cpu.conv import (
     conv2d_backward_data,

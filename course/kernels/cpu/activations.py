@@ -30,6 +30,30 @@ def _gelu_backward(dout, x, dx):
         dx[i] = dout[i] * (phi_cdf + v * phi_pdf)
 
 
+@njit(cache=True)
+def _sigmoid(v):
+    """``1 / (1 + exp(-v))`` of a float64 scalar, without overflow (exp of a value <= 0)."""
+    if v >= 0.0:
+        return 1.0 / (1.0 + math.exp(-v))
+    z = math.exp(v)
+    return z / (1.0 + z)
+
+
+@njit(cache=True, parallel=True)
+def _silu_forward(x, out):
+    for i in prange(out.size):
+        v = np.float64(x[i])
+        out[i] = v * _sigmoid(v)
+
+
+@njit(cache=True, parallel=True)
+def _silu_backward(dout, x, dx):
+    for i in prange(dx.size):
+        v = np.float64(x[i])
+        s = _sigmoid(v)
+        dx[i] = dout[i] * (s * (1.0 + v * (1.0 - s)))
+
+
 def gelu_forward(x):
     """GELU of contiguous x, exact form ``x * Phi(x)`` (lecture 1). Returns out (x's shape)."""
     out = np.empty_like(x)
@@ -42,4 +66,19 @@ def gelu_backward(dout, x):
     of one shape and dtype. Returns dx (x's shape)."""
     dx = np.empty_like(dout)
     _gelu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+def silu_forward(x):
+    """SiLU of contiguous x, ``x * sigmoid(x)`` (lecture 1). Returns out (x's shape)."""
+    out = np.empty_like(x)
+    _silu_forward(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def silu_backward(dout, x):
+    """Gradient of SiLU (lecture 1): ``dout * s * (1 + x * (1 - s))``, ``s = sigmoid(x)``; dout
+    and x contiguous, of one shape and dtype. Returns dx (x's shape)."""
+    dx = np.empty_like(dout)
+    _silu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
     return dx

@@ -1,7 +1,12 @@
 """CuPy kernels for the GPU, used for every CuPy array. CuPy is imported lazily by each kernel
 file, so importing this package never needs a GPU."""
 
-from course.kernels.gpu.activations import gelu_backward, gelu_forward
+from course.kernels.gpu.activations import (
+    gelu_backward,
+    gelu_forward,
+    silu_backward,
+    silu_forward,
+)
 from course.kernels.gpu.concat import channel_concat, channel_split
 from course.kernels.gpu.conv import (
     conv2d_backward_data,

@@ -29,7 +29,34 @@ extern "C" __global__ void gelu_backward(const real* dout, const real* x, real* 
 }
 """
 
-CUDA_SOURCES = {"gelu": GELU_SOURCE}
+SILU_SOURCE = r"""
+// sigmoid without overflow: exp of a non-positive value only.
+__device__ real silu_sigmoid(real v) {
+    if (v >= (real)0) return (real)1 / ((real)1 + exp(-v));
+    real z = exp(v);
+    return z / ((real)1 + z);
+}
+
+// out = x * sigmoid(x): SiLU (swish), one thread per value.
+extern "C" __global__ void silu_forward(const real* x, real* out, long long total) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    real v = x[i];
+    out[i] = v * silu_sigmoid(v);
+}
+
+// dx = dout * s * (1 + x * (1 - s)), s = sigmoid(x).
+extern "C" __global__ void silu_backward(const real* dout, const real* x, real* dx,
+                                         long long total) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    real v = x[i];
+    real s = silu_sigmoid(v);
+    dx[i] = dout[i] * (s * ((real)1 + v * ((real)1 - s)));
+}
+"""
+
+CUDA_SOURCES = {"gelu": GELU_SOURCE, "silu": SILU_SOURCE}
 
 
 def gelu_forward(x):
@@ -49,5 +76,26 @@ def gelu_backward(dout, x):
 
     dx = cupy.empty_like(dout)
     launch(get_kernel(GELU_SOURCE, "gelu_backward", dout.dtype), dout.size,
+           (dout, x, dx, np.int64(dout.size)))
+    return dx
+
+
+def silu_forward(x):
+    """SiLU of contiguous CuPy x, ``x * sigmoid(x)`` (lecture 1; GPU backend). Returns out."""
+    import cupy
+
+    out = cupy.empty_like(x)
+    launch(get_kernel(SILU_SOURCE, "silu_forward", x.dtype), x.size,
+           (x, out, np.int64(x.size)))
+    return out
+
+
+def silu_backward(dout, x):
+    """Gradient of SiLU (lecture 1; GPU backend); dout and x contiguous CuPy arrays of one shape
+    and dtype. Returns dx."""
+    import cupy
+
+    dx = cupy.empty_like(dout)
+    launch(get_kernel(SILU_SOURCE, "silu_backward", dout.dtype), dout.size,
            (dout, x, dx, np.int64(dout.size)))
     return dx

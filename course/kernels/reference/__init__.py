@@ -4,7 +4,12 @@ Each topic lives in its own file; this package re-exports them so that every ker
 (``reference``, ``cpu``, ``gpu``) offers the same names.
 """
 
-from course.kernels.reference.activations import gelu_backward, gelu_forward
+from course.kernels.reference.activations import (
+    gelu_backward,
+    gelu_forward,
+    silu_backward,
+    silu_forward,
+)
 from course.kernels.reference.concat import channel_concat, channel_split
 from course.kernels.reference.conv import (
     conv2d_backward_data,

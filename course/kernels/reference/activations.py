@@ -43,3 +43,37 @@ def gelu_backward(dout, x):
     phi_cdf = 0.5 * (1.0 + erf(x64 / SQRT_2))
     phi_pdf = np.exp(-0.5 * x64 * x64) / SQRT_2PI
     return (dout * (phi_cdf + x64 * phi_pdf)).astype(dout.dtype)
+
+
+def _sigmoid64(x64):
+    """``1 / (1 + exp(-x))`` of a float64 array, without overflow: ``exp(-|x|)`` is in (0, 1]."""
+    z = np.exp(-np.abs(x64))
+    return np.where(x64 >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def silu_forward(x):
+    """SiLU (swish) (lecture 1): ``x * sigmoid(x)`` with ``sigmoid(x) = 1 / (1 + exp(-x))``
+    (PyTorch's ``silu(x)``).
+
+    Args:
+        x: array of any shape.
+
+    Returns:
+        out (x's shape and dtype).
+    """
+    x64 = x.astype(np.float64)
+    return (x64 * _sigmoid64(x64)).astype(x.dtype)
+
+
+def silu_backward(dout, x):
+    """Gradient of SiLU (lecture 1): ``dout * s * (1 + x * (1 - s))``, ``s = sigmoid(x)``.
+
+    Args:
+        dout: upstream gradient, x's shape. x: the forward pass's input.
+
+    Returns:
+        dx (x's shape, dout's dtype).
+    """
+    x64 = x.astype(np.float64)
+    s = _sigmoid64(x64)
+    return (dout * (s * (1.0 + x64 * (1.0 - s)))).astype(dout.dtype)
