@@ -76,7 +76,31 @@ def sandbox_cost(count):
                 times[sandboxed].append(time.perf_counter() - start)
     with_, without = statistics.median(times[True]), statistics.median(times[False])
     print(f"kernel start + one cell + stop, median of {count}: {with_:.2f} s sandboxed, "
-          f"{without:.2f} s without: the sandbox adds {with_ - without:+.2f} s per kernel")
+          f"{without:.2f} s without (which imports the whole library: numba)")
+    print(f"bwrap itself (the same Python command in and out of the sandbox, median of "
+          f"{count}): {bwrap_cost(count):+.3f} s per kernel")
+
+
+def bwrap_cost(count):
+    """Median extra seconds of one sandboxed ``python -I -c 'import numpy'`` over the same
+    command outside, including writing the sandbox's library copy and exchange folder."""
+    import subprocess
+
+    from course.grading import sandbox
+
+    extra = []
+    argv = [sys.executable, "-I", "-c", "import numpy"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(count):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True)
+            plain = time.perf_counter() - start
+            start = time.perf_counter()
+            library = sandbox.make_library(os.path.join(tmp, f"lib{i}"))
+            exchange = sandbox.prepare_exchange(os.path.join(tmp, f"io{i}"))
+            subprocess.run(sandbox.command(argv, library, exchange), check=True)
+            extra.append(time.perf_counter() - start - plain)
+    return statistics.median(extra)
 
 
 def main():

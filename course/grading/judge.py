@@ -131,8 +131,7 @@ def main():
 class Judge:
     """A judge process (``python -I -B``), started on first use and restarted if it dies."""
 
-    def __init__(self, timeout=600):
-        self.timeout = timeout
+    def __init__(self):
         self.process = None
 
     def start(self):

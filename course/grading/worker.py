@@ -167,10 +167,9 @@ class Kernel:
     """A grading kernel started in ``workdir`` (a folder private to the grader).
 
     With ``sandbox=True`` the kernel runs in :mod:`course.grading.sandbox`; else it runs as
-    the grader's user (as ``nobody`` under root) with the same limits and environment but no
-    isolation. Only the shell channel is opened, and its messages are capped at
-    :data:`MAX_REPLY_BYTES`, so whatever a submission prints or sends costs the grader
-    nothing. Use as a context manager.
+    the grader's user with the same limits and environment but no isolation. Only the shell
+    channel is opened, and its messages are capped at :data:`MAX_REPLY_BYTES`, so whatever a
+    submission prints or sends costs the grader nothing. Use as a context manager.
     """
 
     def __init__(self, workdir, memory, cpu_seconds, fsize, sandbox=True, start_timeout=60):
