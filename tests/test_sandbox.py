@@ -111,7 +111,7 @@ found = {"net": net, "pids": sorted(int(p) for p in os.listdir("/proc") if p.isd
 """)
     assert found["net"] == "refused"
     assert found["parent"] == 1  # the sandbox's own init: the grader is not in view
-    assert max(found["pids"]) < 50, found["pids"]
+    assert len(found["pids"]) < 10, found["pids"]  # its init, the kernel: not the machine's
 
 
 def test_system_python_and_library_are_read_only(kernel):
