@@ -19,6 +19,7 @@ from course.grading.checks import (
     copies,
     first_failure,
     kink_free,
+    mask_problem,
     modified,
     modified_inputs,
     numerical_gradients,
@@ -62,6 +63,11 @@ class DropoutCheck(Check):
                                     rng=int(inputs["rng"])), 2,
                             "dropout_forward must return (out, cache)")
         outputs = {"out": as_output(out, "dropout_forward's out")}
+        # (issue 17: the mask must be random) a second mask, from another seed
+        other, _ = unpack(forward(copies(inputs, ("x",))[0], float(inputs["p"]),
+                                  train=bool(inputs["train"]), rng=int(inputs["rng"]) + 1), 2,
+                          "dropout_forward must return (out, cache)")
+        outputs["other_out"] = as_output(other, "dropout_forward's out")
         names, before, after = ["x"], copies(inputs, ("x",)), [x]
         if self.backward:
             (dout,) = copies(inputs, ("dout",))
@@ -82,6 +88,10 @@ class DropoutCheck(Check):
             return compare([("out", out, x, "x (evaluation mode is the identity)")], VALUE_TOL,
                            self.label, "wrong value")
         keep = out != 0
+        if "other_out" in outputs:  # (issue 17) random masks, not a fixed pattern
+            random = mask_problem((keep, outputs["other_out"] != 0), p, self.label)
+            if random:
+                return random
         kept, expected = keep.mean(), 1 - p
         spread = 5 * math.sqrt(p * (1 - p) / x.size)
         if abs(kept - expected) > spread + 1e-12:

@@ -1,24 +1,28 @@
 """Grading one submission: its notebooks, one kernel at a time, test by test (``course grade``).
 
-For each notebook the grader (this process, which never runs student code) parses the test
-cells of the SOURCE notebook, makes every check's inputs, and starts a grading kernel
+For each notebook the grader (a process that never runs student code) parses the test cells of
+the SOURCE notebook, makes every check's inputs, and starts a grading kernel in its sandbox
 (:class:`course.grading.worker.Kernel`). The kernel runs the submission's code cells (see
-:func:`course.grading.notebook.program`), then one driver call per check; each check has its own
-timeout, runs under the kernel's memory limit, and its outputs are judged here as data.
+:func:`course.grading.notebook.program`), then one driver call per check, visible checks first;
+each call sees only its own inputs, has its own timeout and runs under the kernel's limits.
+The whole submission has a wall-clock budget (:attr:`Limits.submission_timeout`).
 
 A test that times out or kills the kernel fails with that reason; a fresh kernel re-runs the
 submission's cells (skipping any cell that itself hung or crashed) and goes on with the next
-test, so the tests that already ran keep their scores.
+test, so the tests that already ran keep their scores. When every kernel of the notebook is
+gone, the outputs the grader copied out are judged by a separate interpreter
+(:class:`course.grading.judge.Judge`).
 """
 
 import functools
 import glob
 import os
+import time
 from dataclasses import dataclass, field
 
 import nbformat
 
-from course.grading import judge as judging
+from course.grading.judge import Judge
 from course.grading.notebook import (
     SubmissionError,
     answers,
@@ -26,19 +30,20 @@ from course.grading.notebook import (
     read_notebook,
     test_cells,
 )
-from course.grading.worker import Kernel, default_user
+from course.grading.worker import Kernel
 
 
 @dataclass
 class Limits:
-    """Per-cell and per-test limits of a grading run."""
+    """Limits of a grading run: per cell, per test and per submission."""
 
     test_timeout: float = 30.0
     cell_timeout: float = 60.0
-    memory: int = 2 * 2**30  # address space of the kernel, bytes
+    submission_timeout: float = 300.0  # wall-clock seconds for all of one submission
+    memory: int = 2 * 2**30  # address space of each process of the kernel, bytes
     cpu_seconds: int = 600  # CPU time of one kernel: a backstop for escaped processes
     fsize: int = 64 * 2**20  # largest file the kernel may write
-    user: str = field(default_factory=default_user)  # kernels run as 'nobody' under root
+    sandbox: bool = True  # False: ``--no-sandbox``, the kernel is not isolated
 
 
 @dataclass
@@ -92,17 +97,30 @@ def load_assignment(source_dir, release_dir=None):
     return specs
 
 
-def grade_submission(specs, submission_dir, workdir, limits):
-    """Grade every notebook of one student's submission folder; a list of NotebookResult."""
+def grade_submission(specs, submission_dir, workdir, limits, judge=None):
+    """Grade every notebook of one student's submission folder; a list of NotebookResult.
+
+    ``workdir`` is a folder private to the grader; ``judge`` a :class:`Judge` (one is started
+    and closed here when None).
+    """
     present = sorted(os.listdir(submission_dir)) if os.path.isdir(submission_dir) else []
+    deadline = time.monotonic() + limits.submission_timeout
+    own_judge = judge is None
+    judge = judge or Judge()
     results = []
-    for spec in specs:
-        path = os.path.join(submission_dir, spec.name + ".ipynb")
-        if os.path.isfile(path):
-            results.append(grade_notebook(spec, path, os.path.join(workdir, spec.name), limits))
-        else:
-            found = ", ".join(n for n in present if n.endswith(".ipynb")) or "no notebook"
-            results.append(failed_result(spec, f"{spec.name}.ipynb is missing (found: {found})"))
+    try:
+        for spec in specs:
+            path = os.path.join(submission_dir, spec.name + ".ipynb")
+            if os.path.isfile(path):
+                results.append(grade_notebook(spec, path, os.path.join(workdir, spec.name),
+                                              limits, judge, deadline))
+            else:
+                found = ", ".join(n for n in present if n.endswith(".ipynb")) or "no notebook"
+                results.append(failed_result(
+                    spec, f"{spec.name}.ipynb is missing (found: {found})"))
+    finally:
+        if own_judge:
+            judge.close()
     return results
 
 
@@ -114,8 +132,11 @@ def _inputs(call_key):
     return CHECKS[name].make_inputs(seed, **dict(options))
 
 
-def grade_notebook(spec, path, workdir, limits):
+def grade_notebook(spec, path, workdir, limits, judge, deadline=None):
     """Grade the submitted notebook at ``path`` against ``spec`` (a NotebookSpec)."""
+    import numpy as np
+
+    deadline = deadline or time.monotonic() + limits.submission_timeout
     try:
         submission = read_notebook(path)
     except SubmissionError as error:
@@ -124,35 +145,53 @@ def grade_notebook(spec, path, workdir, limits):
     cells = program(spec.source, submission)
     calls = [(cell, call) for cell in spec.tests for call in cell.calls]
     tests = list({_key(call): (cell, call) for cell, call in calls}.values())  # each once
-    os.makedirs(workdir, exist_ok=True)
-    requests = []
+    tests.sort(key=lambda test: test[1].hidden)  # visible first: no hidden input reaches
+    # a message the student sees
+    private = os.path.join(workdir, "grader")  # never visible in a sandbox
+    os.makedirs(private, exist_ok=True)
+    os.chmod(workdir, 0o711)
+    requests, inputs_paths = [], []
     for index, (_, call) in enumerate(tests):
-        stem = os.path.join(workdir, f"test{index}")
-        judging.save_inputs(stem + "-in.npz", _inputs(call.inputs_key))
-        requests.append({"check": call.name, "functions": list(call.functions),
-                         "inputs": stem + "-in.npz", "outputs": stem + "-out.npz",
-                         "status": stem + "-status.json"})
+        inputs_paths.append(os.path.join(private, f"test{index}-in.npz"))
+        np.savez(inputs_paths[-1], **_inputs(call.inputs_key))
+        requests.append({"check": call.name, "functions": list(call.functions)})
     outcomes = [None] * len(tests)
     skipped = set()
     next_test = 0
     while next_test < len(tests):
+        if time.monotonic() >= deadline:
+            break
         with Kernel(workdir, limits.memory, limits.cpu_seconds, limits.fsize,
-                    limits.user) as kernel:
-            if not _run_cells(kernel, cells, skipped, limits, result):
+                    limits.sandbox) as kernel:
+            if not _run_cells(kernel, cells, skipped, limits, result, deadline):
                 continue  # a cell hung or crashed: it is skipped from now on; start again
             while next_test < len(tests):
-                cell, call = tests[next_test]
-                outcome, status = kernel.run_test(requests[next_test], limits.test_timeout)
-                outcomes[next_test] = _judge(call, outcome, status, requests[next_test])
+                timeout = min(limits.test_timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    break
+                outcome, status, outputs = kernel.run_test(
+                    requests[next_test], inputs_paths[next_test], timeout)
+                outputs_path = None
+                if outputs is not None:
+                    outputs_path = os.path.join(private, f"test{next_test}-out.npz")
+                    with open(outputs_path, "wb") as f:
+                        f.write(outputs)
+                outcomes[next_test] = (outcome, status, outputs_path)
                 next_test += 1
                 if outcome.status in ("timeout", "crashed"):
                     if outcome.status == "crashed":
                         result.status = "crashed"
                     break
-    verdicts = {_key(call): outcome for (_, call), outcome in zip(tests, outcomes, strict=True)}
+    # every kernel of this notebook is gone: judge what they left, as data
+    budget = f"the submission's time budget ({limits.submission_timeout:g} s) was used up"
+    verdicts = {}
+    for (_, call), outcome in zip(tests, outcomes, strict=True):
+        verdicts[_key(call)] = (False, "timeout", budget) if outcome is None else \
+            _judge(call, *outcome, judge)
+    if any(outcome is None for outcome in outcomes):
+        _note(result, budget)
     for cell, call in calls:
-        verdict = verdicts[_key(call)]
-        result.checks.append(_check_result(cell, call, *verdict))
+        result.checks.append(_check_result(cell, call, *verdicts[_key(call)]))
     for cell in spec.tests:
         mine = [c for c in result.checks if c.cell == cell.grade_id]
         passed = sum(c.passed for c in mine)
@@ -165,12 +204,15 @@ def _key(call):
     return call.name, call.functions, call.inputs_key
 
 
-def _run_cells(kernel, cells, skipped, limits, result):
+def _run_cells(kernel, cells, skipped, limits, result, deadline):
     """Run the submission's cells; False when one hung or crashed the kernel (then skipped)."""
     for index, (label, code) in enumerate(cells):
         if index in skipped:
             continue
-        outcome = kernel.execute(code, limits.cell_timeout)
+        timeout = min(limits.cell_timeout, deadline - time.monotonic())
+        if timeout <= 0:
+            return True  # the budget is spent: the tests will say so
+        outcome = kernel.execute(code, timeout)
         if outcome.status == "error":
             _note(result, f"{label}: {outcome.message}")
         elif outcome.status in ("timeout", "crashed"):
@@ -187,7 +229,7 @@ def _note(result, line):
         result.log.append(line)
 
 
-def _judge(call, outcome, status, request):
+def _judge(call, outcome, status, outputs_path, judge):
     if outcome.status == "timeout":
         return False, "timeout", outcome.message
     if outcome.status == "crashed":
@@ -197,8 +239,10 @@ def _judge(call, outcome, status, request):
     if status.get("status") != "ok":
         reason = status.get("reason") if status.get("reason") in ("memory", "error") else "error"
         return False, reason, str(status.get("message", ""))[:500]
-    inputs = {key: value.copy() for key, value in _inputs(call.inputs_key).items()}
-    return judging.judge(call, inputs, request["outputs"])
+    if outputs_path is None:
+        return False, "error", "the test wrote no readable outputs (missing, too large, or "\
+            "not a file)"
+    return judge(call, outputs_path)
 
 
 def _check_result(cell, call, passed, reason, message):

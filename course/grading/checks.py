@@ -223,6 +223,25 @@ def modified_inputs(outputs, names, label):
     return None
 
 
+def mask_problem(masks, p, label):
+    """A failed Result when boolean ``masks`` (two masks drawn with different seeds) do not
+    look random: identical, or with a kept fraction of ``1 - p`` overall but not in each half
+    of the array (a mask that always drops the same entries, or the last ``p * N``)."""
+    first, second = (np.asarray(m, dtype=bool).ravel() for m in masks)
+    if first.size > 1 and np.array_equal(first, second):
+        return Result(False, f"{label}: the mask is the same for two different seeds: draw it "
+                             f"at random with the rng you are given", "wrong value", math.inf)
+    for mask in (first, second):
+        for half in (mask[: mask.size // 2], mask[mask.size // 2:]):
+            spread = 5 * math.sqrt(p * (1 - p) / max(half.size, 1))
+            if half.size and abs(half.mean() - (1 - p)) > spread + 1e-12:
+                return Result(False, f"{label}: the mask keeps {half.mean():.3f} of one half "
+                                     f"of the values, expected {1 - p:.3f} +- {spread:.3f}: "
+                                     f"each value must be dropped independently with "
+                                     f"probability p", "wrong value", math.inf)
+    return None
+
+
 def reference_ops():
     """``course.ops``, imported on demand (never in the grading worker)."""
     return importlib.import_module("course.ops")
@@ -618,3 +637,4 @@ import course.grading.a1_backprop  # noqa: E402, F401
 import course.grading.a2_convnets  # noqa: E402, F401
 import course.grading.a3_regularization  # noqa: E402, F401
 import course.grading.a4_captioning  # noqa: E402, F401
+import course.grading.selftest  # noqa: E402, F401 - the pipeline's own tests' check
