@@ -91,7 +91,10 @@ def _source(function):
 
 def _helpers(function, exported):
     """Functions of the notebook (same globals, not from a library) that ``function`` calls
-    and that are not exported yet, found through its code's global names."""
+    and that are not exported yet, found through its code's global names. Graded functions
+    are exported only when named: a notebook's given layers (a2's ``linear_forward``) stay out
+    of the library, where the student's own from an earlier assignment serve instead."""
+    graded = {name for names in GRADED.values() for name in names}
     found = []
     names = set(function.__code__.co_names)
     for const in function.__code__.co_consts:  # names used in nested functions
@@ -100,7 +103,7 @@ def _helpers(function, exported):
     for name in sorted(names):
         value = function.__globals__.get(name)
         if (isinstance(value, types.FunctionType) and name not in exported
-                and value.__module__ == function.__module__
+                and name not in graded and value.__module__ == function.__module__
                 and value.__globals__ is function.__globals__):
             found.append(value)
     return found
@@ -180,7 +183,8 @@ class Library(types.SimpleNamespace):
 
 def load(folder=None):
     """The student's library: every ``*.py`` of the library folder, in name order (a later
-    file's function of the same name wins). An empty :class:`Library` when there is none."""
+    file's function of the same name wins). Each module sees the functions of the files before
+    it, so a2's convnet calls a1's layers. An empty :class:`Library` when there is none."""
     folder = folder or library_dir()
     functions, origin = {}, {}
     names = sorted(f for f in os.listdir(folder) if f.endswith(".py")) \
@@ -190,8 +194,9 @@ def load(folder=None):
         spec = importlib.util.spec_from_file_location(f"course_mine_{stem}",
                                                       os.path.join(folder, filename))
         module = importlib.util.module_from_spec(spec)
+        vars(module).update(functions)
         spec.loader.exec_module(module)
-        for name, value in vars(module).items():
+        for name, value in list(vars(module).items()):
             if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
                 functions[name], origin[name] = value, stem
     return Library(functions, origin)

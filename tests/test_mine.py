@@ -1,10 +1,13 @@
 """The student's own library (course.mine) and ``use("mine")``: export, reload, dispatch."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -95,7 +98,7 @@ def test_the_library_survives_a_restart_and_imports_by_name(library):
         print(out.sum())
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**__import__("os").environ, "COURSE_MINE": str(folder)})
+                            env={**os.environ, "COURSE_MINE": str(folder)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "24.0"
     with pytest.raises(AttributeError, match="not in your library"):
@@ -158,3 +161,47 @@ def test_use_rejects_unknown_names():
 def test_graded_names_are_unique_across_assignments():
     names = [name for names in course.mine.GRADED.values() for name in names]
     assert len(names) == len(set(names))
+
+
+# ---------------------------------------------------------------------------------------------
+# The assignments build the library
+
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = sorted(course.mine.GRADED)
+
+
+def answer_module(notebook, path):
+    """The answer cells of an assignment notebook as a module file (their source readable,
+    as in a kernel), imported."""
+    cells = [c.source for c in notebook.cells
+             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    path.write_text("import numpy as np\n\nNULL, START, END = 0, 1, 2\n\n\n"
+                    + "\n\n\n".join(cells) + "\n")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_blank_release_exports_nothing_and_falls_back_to_the_library(library, capsys):
+    folder, _ = library
+    for assignment in ASSIGNMENTS:
+        release = nbformat.read(ROOT / "assignments" / assignment / f"{assignment}.ipynb", 4)
+        module = answer_module(release, folder.parent / f"blank_{assignment}.py")
+        functions = [getattr(module, name) for name in course.mine.GRADED[assignment]]
+        assert course.mine.export(assignment, *functions) == []
+    assert "not exported" in capsys.readouterr().out
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Linear(64, 8), nn.BatchNorm1d(8), nn.Dropout(0.5, rng=0),
+                          nn.Linear(8, 3))
+    x = rng.standard_normal((5, 1, 8, 8)).astype(np.float32)
+    with use("mine") as dispatcher:
+        loss, dscores = ops.softmax_loss(model(x), np.arange(5) % 3)
+        model.backward(dscores)
+        model(x)
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("use(")]
+    assert len(said) == len(set(said)) == len(dispatcher.choices) == 7  # once per op
+    assert set(dispatcher.choices.values()) == {"library"}
+    assert all("the library's" in line for line in said)
