@@ -259,7 +259,9 @@ class Dispatcher:
     The student's results are brought to the library's conventions, so that modules and the
     Trainer work on them unchanged: outputs and gradients in the dtype of the op's input (a
     float32 model stays float32), a multi-output forward as ``((out1, out2), cache)``, the
-    running statistics in a ``state`` dict in their own dtype.
+    running statistics in a ``state`` dict in their own dtype. A module's ``(s, s)`` stride or
+    padding reaches the student's function as the int ``s`` (the assignments take one int);
+    a call with different sizes per direction runs the library's op.
     """
 
     def __init__(self, library, out=print):
@@ -286,8 +288,11 @@ class Dispatcher:
     def call(self, op, args, kwargs):
         """Run ``op`` (a library op) or the student's function of its name on the arguments."""
         mine = self.choose(op.__name__)
-        if mine is None:
-            return op(*args, **kwargs)
+        pairs = {key: value for key, value in kwargs.items() if isinstance(value, tuple)
+                 and len(value) == 2 and all(isinstance(v, int) for v in value)}
+        if mine is None or any(a != b for a, b in pairs.values()):
+            return op(*args, **kwargs)  # the assignments take one int for both directions
+        kwargs = {**kwargs, **{key: value[0] for key, value in pairs.items()}}
         dtype = _float_dtype(args)
         states = [(s, {k: v.dtype for k, v in s.items() if isinstance(v, np.ndarray)})
                   for s in (*args, *kwargs.values()) if isinstance(s, dict)]

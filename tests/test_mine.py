@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -205,3 +206,33 @@ def test_a_blank_release_exports_nothing_and_falls_back_to_the_library(library, 
     assert len(said) == len(set(said)) == len(dispatcher.choices) == 7  # once per op
     assert set(dispatcher.choices.values()) == {"library"}
     assert all("the library's" in line for line in said)
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_the_solutions_build_a_library_that_trains_the_captioner(tmp_path, monkeypatch):
+    """a1 to a4 in order, as a student works through them: each solution notebook runs top to
+    bottom and exports its functions; a4's last cell trains the library's captioning model on
+    the exported ops under use("mine")."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_MINE", str(tmp_path / "mine"))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
+                                                                                  "")]))
+    printed = {}
+    for assignment in ASSIGNMENTS:
+        notebook = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", 4)
+        NotebookClient(notebook, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        printed[assignment] = "".join(output.get("text", "") for cell in notebook.cells
+                                      if cell.cell_type == "code" for output in cell.outputs)
+        exported = course.mine.load(tmp_path / "mine").origin
+        assert {n for n, a in exported.items() if a == assignment} >= set(
+            course.mine.GRADED[assignment])
+    text = printed["a4_captioning"]
+    for op in ("linear", "relu", "lstm", "temporal_softmax_loss"):
+        assert f"{op}: yours" in text, text
+    bleu = [float(b) for b in re.findall(r"beam width \d: BLEU-4 ([0-9.]+)", text)]
+    assert len(bleu) == 3 and bleu[0] >= 0.4, text
+    assert "held-out accuracy of the library's modules on your ops" in printed["a2_convnets"]
