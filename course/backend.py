@@ -6,10 +6,14 @@ Introduced in lecture 1 (neurons) and used by every op. Three kernel sets exist:
 - ``"numba"``: fast CPU kernels (``course.kernels.cpu``), the default for numpy arrays;
 - ``"cupy"``: GPU kernels (``course.kernels.gpu``), always used for CuPy arrays.
 
+``use("mine")`` is a fourth choice, above the kernels: each op runs the function the student
+exported from the assignments (``course.mine``) where there is one, the library's elsewhere.
+
 CuPy is optional: it is imported the first time a GPU path asks for it, never by ``import course``.
 """
 
 import contextlib
+import functools
 import importlib
 import platform
 
@@ -21,6 +25,7 @@ _KERNEL_MODULES = {
     "cupy": "course.kernels.gpu",
 }
 _cpu_kernel_set = "numba"
+_dispatcher = None  # a course.mine.Dispatcher inside use("mine"), else None
 
 
 def cupy_or_none():
@@ -138,16 +143,46 @@ def kernels_for(*arrays):
     return importlib.import_module(_KERNEL_MODULES[kernel_set_name(*arrays)])
 
 
+def dispatching(op):
+    """``op`` wrapped so that inside ``use("mine")`` the student's function of the same name
+    runs instead (``course.ops`` wraps each of its ops once, at import) (lecture 1)."""
+
+    @functools.wraps(op)
+    def run(*args, **kwargs):
+        if _dispatcher is None:
+            return op(*args, **kwargs)
+        return _dispatcher.call(op, args, kwargs)
+
+    return run
+
+
 @contextlib.contextmanager
 def use(kernel_set):
     """Run the ops on numpy arrays with another kernel set inside a ``with`` block (lecture 1).
 
     >>> with use("reference"):
     ...     out, cache = ops.conv2d_forward(x, w, b)   # the naive loops
+
+    ``use("mine")`` runs each op through the student's own function (exported from the
+    assignments, see :mod:`course.mine`) where the student's library has it, and the library's
+    op elsewhere, printing once per op which one it used; it yields the
+    :class:`course.mine.Dispatcher`, whose ``choices`` record them. Modules, models and the
+    Trainer run unchanged on top of it (on the CPU: the student's functions are numpy code).
     """
-    global _cpu_kernel_set
+    global _cpu_kernel_set, _dispatcher
+    if kernel_set == "mine":
+        from course.mine import Dispatcher, load
+
+        previous = _dispatcher
+        _dispatcher = Dispatcher(load())
+        try:
+            yield _dispatcher
+        finally:
+            _dispatcher = previous
+        return
     if kernel_set not in ("reference", "numba"):
-        raise ValueError(f"kernel_set must be 'reference' or 'numba', got {kernel_set!r}")
+        raise ValueError(f"kernel_set must be 'reference' or 'numba' (or 'mine', your own "
+                         f"library), got {kernel_set!r}")
     previous = _cpu_kernel_set
     _cpu_kernel_set = kernel_set
     try:

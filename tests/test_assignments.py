@@ -3,12 +3,15 @@
 Three layers, fastest first:
 
 * the checks run in-process on the solution cells' code (extracted from ``solutions/``) over 20
-  seeds, and on every mutant in ``autograder/mutants/<assignment>/`` (a classic bug swapped in
-  for one solution cell), which must fail at least one check;
+  seeds (the training checks on the notebook's seeds only), and on every mutant in
+  ``autograder/mutants/<assignment>/`` (a classic bug swapped in for one solution cell), which
+  must fail at least one check; a bug in one function costs that function's points only (and
+  the training test's, where the function trains the model);
 * ``nbgrader generate_assignment`` in a temporary course reproduces the committed
   ``assignments/`` (the release is generated, never hand-edited);
 * stock ``nbgrader autograde`` with a real gradebook grades, in one call per assignment, the
-  solution (full marks), the blank release (zero) and every mutant (fewer points).
+  solution (full autograded marks, the written answers pending a grader), the blank release
+  (zero) and every mutant (fewer points).
 """
 
 import ast
@@ -24,6 +27,7 @@ import pytest
 
 from course.grading import CHECKS
 from course.grading.checks import quiet
+from course.grading.training import TrainingCheck
 
 pytestmark = pytest.mark.grading
 
@@ -42,6 +46,21 @@ def source_notebook(assignment):
 
 def grade_cells(notebook):
     return [c for c in notebook.cells if nbgrader_meta(c).get("grade") and c.cell_type == "code"]
+
+
+def manual_cells(notebook):
+    """Written answers graded by hand: markdown cells that are graded solution cells."""
+    return [c for c in notebook.cells if c.cell_type == "markdown"
+            and nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("solution")]
+
+
+def is_training(name):
+    """True for an end-to-end training check (seconds to run, judged on held-out data)."""
+    return isinstance(CHECKS[name], TrainingCheck)
+
+
+def auto_points(notebook):
+    return sum(nbgrader_meta(c).get("points", 0) for c in grade_cells(notebook))
 
 
 def parse_checks(source):
@@ -117,8 +136,16 @@ def run_check(name, functions, seed, options):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_notebook_structure(assignment):
     notebook = source_notebook(assignment)
-    points = sum(nbgrader_meta(c).get("points", 0) for c in grade_cells(notebook))
+    manual = manual_cells(notebook)
+    assert len(manual) >= 2, "every assignment has at least two written questions"
+    for cell in manual:  # the model answer and the rubric stay in solutions/
+        assert nbgrader_meta(cell)["points"] > 0
+        assert "### BEGIN SOLUTION" in cell.source and "**Rubric" in cell.source
+    points = auto_points(notebook) + sum(nbgrader_meta(c)["points"] for c in manual)
     assert points == 100
+    training = [cell for cell in grade_cells(notebook) if nbgrader_meta(cell)["points"] > 0
+                and any(is_training(name) for name, _, _ in parse_checks(cell.source))]
+    assert training, "every assignment ends with a graded end-to-end training test"
     assert notebook.cells[0].cell_type == "markdown"
     solutions = [c for c in notebook.cells if nbgrader_meta(c).get("solution")]
     assert solutions and all("### BEGIN SOLUTION" in c.source for c in solutions)
@@ -129,16 +156,19 @@ def test_notebook_structure(assignment):
         for name, functions, _ in calls:
             assert name in CHECKS, f"unknown check {name!r}"
             assert len(functions) == len(CHECKS[name].functions)
-        if nbgrader_meta(cell)["points"] > 0:  # graded cells hide tests with other arguments
+        trains = any(is_training(name) for name, _, _ in calls)
+        if nbgrader_meta(cell)["points"] > 0 and not trains:  # hidden tests: other arguments
             visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
             assert "### END HIDDEN TESTS" in hidden
             shown = {(n, repr(sorted(o.items()))) for n, _, o in parse_checks(visible)}
             assert all((n, repr(sorted(o.items()))) not in shown
                        for n, _, o in parse_checks(hidden.replace("### END HIDDEN TESTS", "")))
-    # the final test cell runs every visible check at once
+    # the final test cell runs every visible check at once (training is already held-out
+    # data and takes seconds: it runs once, in its own cell)
     last = grade_cells(notebook)[-1]
     visible = {line for cell in grade_cells(notebook)[:-1]
-               for line in cell.source.partition("### BEGIN HIDDEN TESTS")[0].splitlines()}
+               for line in cell.source.partition("### BEGIN HIDDEN TESTS")[0].splitlines()
+               if not any(is_training(name) for name, _, _ in parse_checks(line))}
     assert visible == set(last.source.splitlines())
 
 
@@ -158,7 +188,7 @@ def test_solution_passes_every_check_over_many_seeds(assignment):
         first = options.pop("seed", 0)
         uses.setdefault(name, {})[repr(sorted(options.items()))] = (functions, first, options)
     for name, variants in uses.items():
-        per_variant = -(-SEEDS // len(variants))
+        per_variant = 1 if getattr(CHECKS[name], "slow", False) else -(-SEEDS // len(variants))
         for functions, first, options in variants.values():
             for seed in range(first, first + per_variant):
                 message, margin = run_check(name, [namespace[f] for f in functions], seed,
@@ -184,6 +214,39 @@ def test_mutant_fails_a_check(assignment, mutant):
         if not margin < 1:
             return
     pytest.fail(f"mutant {name} passes every check")
+
+
+ISOLATED = {  # a bug in one function: the test cells that may lose points, and no others
+    "a1_backprop": ("linear_backward_missing_transpose", "test_linear_backward",
+                    "test_train_two_layer"),
+    "a2_convnets": ("conv2d_backward_wrong_dw", "test_conv2d_backward", "test_train_convnet"),
+    "a4_captioning": ("lstm_step_backward_forgets_dnext_c", "test_lstm_step_backward",
+                      "test_train_captioner"),
+}
+
+
+@pytest.mark.parametrize("assignment", sorted(ISOLATED))
+def test_a_bug_in_one_function_costs_only_its_points(assignment):
+    """Composite checks (the network's loss) replay the reference layers, so the mutant fails
+    its own test cell and the training test (which trains on the student's functions), and
+    every other cell keeps its points."""
+    mutant, own, training = ISOLATED[assignment]
+    notebook = source_notebook(assignment)
+    _, cell, code = next(m for m in load_mutants(assignment) if m[0] == mutant)
+    namespace = student_namespace(notebook, replace=(cell, code))
+    failed = set()
+    for test_cell in grade_cells(notebook):
+        if not nbgrader_meta(test_cell)["points"]:
+            continue
+        for name, functions, options in parse_checks(test_cell.source):
+            options = dict(options)
+            seed = options.pop("seed", 0)
+            _, margin = run_check(name, [namespace[f] for f in functions], seed, options)
+            if not margin < 1:
+                failed.add(nbgrader_meta(test_cell)["grade_id"])
+                break
+    assert own in failed, f"mutant {mutant} passes {own}"
+    assert failed <= {own, training}, f"mutant {mutant} also costs {sorted(failed - {own})}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,10 +323,16 @@ def test_autograde_scores(course, assignment):
         scores = {student: gradebook.find_submission(assignment, student).score
                   for student in students}
         max_score = gradebook.find_assignment(assignment).max_score
+        pending = [grade.needs_manual_grade for grade in
+                   gradebook.find_submission(assignment, "solution").notebooks[0].grades
+                   if grade.cell.name in {nbgrader_meta(c)["grade_id"]
+                                          for c in manual_cells(notebook)}]
+    full = auto_points(notebook)
     assert max_score == 100
-    assert scores.pop("solution") == 100
+    assert scores.pop("solution") == full  # every autograded point; the written answers:
+    assert pending and all(pending)        # pending, waiting for a grader
     assert scores.pop("blank") == 0
-    assert all(score < 100 for score in scores.values()), scores
+    assert all(score < full for score in scores.values()), scores
 
 
 def test_self_check_refuses_the_library_op_handed_in_directly():

@@ -1,5 +1,5 @@
 """Checks of assignment 2, convolutional networks (lectures 3-4): naive convolution, max
-pooling and a three-layer convnet.
+pooling, a three-layer convnet, and that convnet trained on the digits (held-out accuracy).
 
 Registered in :data:`course.grading.checks.CHECKS` under ``"a2.<exercise>"``.
 """
@@ -7,13 +7,14 @@ Registered in :data:`course.grading.checks.CHECKS` under ``"a2.<exercise>"``.
 import numpy as np
 
 from course.grading.checks import (
-    ModelLossCheck,
     op_checks,
     reference_kernels,
     reference_ops,
     register,
     tie_free,
 )
+from course.grading.replay import ReplayModelLossCheck
+from course.grading.training import TrainingCheck, adam_steps, digits
 
 
 def make_conv(rng, n, c, h, w, f, k, stride, padding):
@@ -43,9 +44,14 @@ op_checks("a2", "max_pool2d", ("x",), make_pool,
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
-def convnet_forward(X, params):
+LAYERS = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
+          "linear_forward", "linear_backward", "relu_forward", "relu_backward", "softmax_loss")
+"""The layer functions the convnet's check replays (see :mod:`course.grading.replay`)."""
+
+
+def convnet_forward(X, params, ops=None):
     """The reference forward pass, keeping every cache and the values the checks inspect."""
-    ops = reference_ops()
+    ops = ops or reference_ops()
     k = params["W1"].shape[2]
     conv, conv_cache = ops.conv2d_forward(X, params["W1"], params["b1"], stride=1,
                                           padding=(k - 1) // 2)
@@ -58,10 +64,10 @@ def convnet_forward(X, params):
     return scores, caches, (conv, active, hidden)
 
 
-def convnet_reference(X, y, params, reg):
-    """Loss and gradients of the three-layer convnet, from the library's ops."""
-    ops = reference_ops()
-    scores, caches, _ = convnet_forward(X, params)
+def convnet_reference(X, y, params, reg, ops=None):
+    """Loss and gradients of the three-layer convnet, from the library's ops (or ``ops``)."""
+    ops = ops or reference_ops()
+    scores, caches, _ = convnet_forward(X, params, ops)
     conv_cache, relu1_cache, pool_cache, linear2_cache, relu2_cache, linear3_cache = caches
     loss, dscores = ops.softmax_loss(scores, y)
     loss += 0.5 * reg * sum(np.sum(params[k] ** 2) for k in ("W1", "W2", "W3"))
@@ -102,7 +108,45 @@ def make_convnet(rng, n, c, size, filters, k, hidden, classes, reg):
                 return inputs
 
 
-register(ModelLossCheck("a2.three_layer_convnet_loss", "three_layer_convnet_loss", ("X", "y"),
-                        PARAMS, make_convnet, convnet_reference,
-                        {"n": 2, "c": 1, "size": 4, "filters": 2, "k": 3, "hidden": 4,
-                         "classes": 3, "reg": 0.1}))
+register(ReplayModelLossCheck("a2.three_layer_convnet_loss", "three_layer_convnet_loss",
+                              ("X", "y"), PARAMS, make_convnet, convnet_reference,
+                              {"n": 2, "c": 1, "size": 4, "filters": 2, "k": 3, "hidden": 4,
+                               "classes": 3, "reg": 0.1}, LAYERS))
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the convnet (the student's conv and pooling) trained on the 8x8 digits
+
+
+def train_convnet(functions, inputs):
+    """Minibatch Adam on the student's ``three_layer_convnet_loss``; the held-out scores."""
+    (convnet_loss,) = functions
+    X, y, X_test = inputs["X_train"], inputs["y_train"], inputs["X_test"]
+    rng = np.random.default_rng(int(inputs["seed"]))
+    filters, hidden, k = int(inputs["filters"]), int(inputs["hidden"]), int(inputs["k"])
+    features = filters * (X.shape[2] // 2) * (X.shape[3] // 2)
+    params = {"W1": rng.standard_normal((filters, X.shape[1], k, k)) * np.sqrt(2 / (k * k)),
+              "b1": np.zeros(filters),
+              "W2": rng.standard_normal((features, hidden)) * np.sqrt(2 / features),
+              "b2": np.zeros(hidden),
+              "W3": rng.standard_normal((hidden, 10)) * np.sqrt(2 / hidden), "b3": np.zeros(10)}
+    state, step, batch = {}, 0, int(inputs["batch_size"])
+    learning_rate = float(inputs["learning_rate"])
+    for _ in range(int(inputs["epochs"])):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch):
+            rows = order[start:start + batch]
+            _, grads = convnet_loss(X[rows], y[rows], params, float(inputs["reg"]))
+            step += 1
+            adam_steps(params, grads, state, learning_rate, step)
+        learning_rate *= float(inputs["decay"])
+    return np.concatenate([convnet_loss(X_test[i:i + 120], None, params, 0.0)
+                           for i in range(0, len(X_test), 120)])
+
+
+register(TrainingCheck("a2.train_convnet", ("three_layer_convnet_loss",), train_convnet,
+                       {"filters": 16, "k": 5, "hidden": 128, "reg": 1e-4,
+                        "learning_rate": 1e-2, "decay": 0.85, "epochs": 12, "batch_size": 128},
+                       threshold=0.97, seconds=120,
+                       what="the three-layer convnet trained on the 8x8 digits",
+                       data=lambda: digits(with_val=True)))

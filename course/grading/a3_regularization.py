@@ -1,5 +1,6 @@
 """Checks of assignment 3, regularisation (lectures 5-6): dropout, batch norm (training,
-evaluation and running statistics) and spatial batch norm.
+evaluation and running statistics, both backward passes), spatial batch norm, and a
+batch-normalised, dropout-regularised net trained on the digits.
 
 Registered in :data:`course.grading.checks.CHECKS` under ``"a3.<exercise>"``.
 """
@@ -28,6 +29,7 @@ from course.grading.checks import (
     register,
     unpack,
 )
+from course.grading.training import TrainingCheck, adam_steps
 
 # ---------------------------------------------------------------------------------------------
 # Inverted dropout: dropout_forward(x, p, train=True, rng=None) -> (out, cache)
@@ -208,3 +210,58 @@ class BatchNormCheck(Check):
 for _op, _spatial in (("batchnorm", False), ("spatial_batchnorm", True)):
     register(BatchNormCheck(f"a3.{_op}_forward", _op, backward=False, spatial=_spatial))
     register(BatchNormCheck(f"a3.{_op}_backward", _op, backward=True, spatial=_spatial))
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: a batch-normalised, dropout-regularised net trained on the digits
+
+REGULARIZED_FUNCTIONS = ("linear_forward", "linear_backward", "relu_forward", "relu_backward",
+                         "softmax_loss", "batchnorm_forward", "batchnorm_backward",
+                         "dropout_forward", "dropout_backward")
+
+
+def train_regularized(functions, inputs):
+    """linear - batch norm - ReLU - dropout - linear - softmax, trained with Adam on the
+    student's batch norm and dropout (and the notebook's given dense layers); the held-out
+    scores in evaluation mode (running statistics, no dropout)."""
+    (linear_forward, linear_backward, relu_forward, relu_backward, softmax_loss,
+     batchnorm_forward, batchnorm_backward, dropout_forward, dropout_backward) = functions
+    X, y, X_test = inputs["X_train"], inputs["y_train"], inputs["X_test"]
+    rng = np.random.default_rng(int(inputs["seed"]))
+    d, hidden, p = X.shape[1], int(inputs["hidden"]), float(inputs["p"])
+    params = {"W1": rng.standard_normal((d, hidden)) * np.sqrt(2 / d), "b1": np.zeros(hidden),
+              "gamma": np.ones(hidden), "beta": np.zeros(hidden),
+              "W2": rng.standard_normal((hidden, 10)) * np.sqrt(2 / hidden), "b2": np.zeros(10)}
+    state = {"running_mean": np.zeros(hidden), "running_var": np.ones(hidden)}
+
+    def scores_of(X, train):
+        a, c1 = linear_forward(X, params["W1"], params["b1"])
+        b, c2 = batchnorm_forward(a, params["gamma"], params["beta"], state, train=train)
+        r, c3 = relu_forward(b)
+        o, c4 = dropout_forward(r, p, train=train, rng=int(rng.integers(2**31)))
+        scores, c5 = linear_forward(o, params["W2"], params["b2"])
+        return scores, (c1, c2, c3, c4, c5)
+
+    adam, step, batch = {}, 0, int(inputs["batch_size"])
+    for _ in range(int(inputs["epochs"])):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch):
+            rows = order[start:start + batch]
+            scores, (c1, c2, c3, c4, c5) = scores_of(X[rows], True)
+            _, dscores = softmax_loss(scores, y[rows])
+            do, dW2, db2 = linear_backward(dscores, c5)
+            db, dgamma, dbeta = batchnorm_backward(relu_backward(dropout_backward(do, c4), c3),
+                                                   c2)
+            _, dW1, db1 = linear_backward(db, c1)
+            step += 1
+            adam_steps(params, {"W1": dW1, "b1": db1, "gamma": dgamma, "beta": dbeta,
+                                "W2": dW2, "b2": db2}, adam, float(inputs["learning_rate"]),
+                       step)
+    return scores_of(X_test, False)[0]
+
+
+register(TrainingCheck("a3.train_regularized", REGULARIZED_FUNCTIONS, train_regularized,
+                       {"hidden": 128, "p": 0.3, "learning_rate": 5e-3, "epochs": 12,
+                        "batch_size": 64}, threshold=0.96, seconds=60,
+                       what="the batch-normalised, dropout-regularised net trained on the "
+                            "8x8 digits"))

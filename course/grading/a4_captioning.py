@@ -1,5 +1,6 @@
 """Checks of assignment 4, captioning (lectures 7-8): LSTM step and sequence, the temporal
-softmax loss, a captioning model's loss and greedy sampling.
+softmax loss, a captioning model's loss, greedy sampling, and the model trained on generated
+scenes (corpus BLEU-4 of its held-out captions).
 
 Registered in :data:`course.grading.checks.CHECKS` under ``"a4.<exercise>"``. Word ids follow
 ``course.data.captions``: 0 is ``<NULL>`` (padding), 1 ``<START>``, 2 ``<END>``.
@@ -12,8 +13,9 @@ import numpy as np
 from course.grading.checks import (
     GRAD_TOL,
     VALUE_TOL,
+    BackwardCheck,
     Check,
-    ModelLossCheck,
+    ForwardCheck,
     Result,
     as_output,
     compare,
@@ -28,6 +30,8 @@ from course.grading.checks import (
     register,
     unpack,
 )
+from course.grading.replay import ReplayModelLossCheck, record, replaying
+from course.grading.training import TrainingCheck, adam_steps
 
 NULL, START, END = 0, 1, 2
 
@@ -49,8 +53,48 @@ def make_lstm(rng, n, t, d, h):
 
 op_checks("a4", "lstm_step", ("x", "prev_h", "prev_c", "Wx", "Wh", "b"), make_lstm_step,
           {"n": 3, "d": 4, "h": 5}, "recurrent", outputs=("next_h", "next_c"))
-op_checks("a4", "lstm", ("x", "h0", "Wx", "Wh", "b"), make_lstm,
-          {"n": 2, "t": 3, "d": 4, "h": 3}, "recurrent", outputs=("h",))
+def lstm_loop(x, h0, Wx, Wh, b, dh=None, ops=None):
+    """The LSTM over a sequence as the assignment builds it: the reference step, step by step
+    (forward, then backward through time when ``dh`` is given). Recorded for the replay."""
+    ops = ops or reference_ops()
+    h, c, caches = h0, np.zeros_like(h0), []
+    for t in range(x.shape[1]):
+        (h, c), cache = ops.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        caches.append(cache)
+    if dh is not None:
+        dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(h0)
+        for t in reversed(range(x.shape[1])):
+            _, dprev_h, dprev_c, *_ = ops.lstm_step_backward((dh[:, t] + dprev_h, dprev_c),
+                                                             caches[t])
+
+
+class _ReplayedSteps:
+    """Mixin for the sequence checks: the student's step functions are replayed (see
+    :mod:`course.grading.replay`), so a bug in a step costs the step's points only."""
+
+    def make_inputs(self, seed, **options):
+        inputs = super().make_inputs(seed, **options)
+        arrays = [inputs[k] for k in ("x", "h0", "Wx", "Wh", "b")] + [inputs.get("dh")]
+        return {**inputs, **record(lstm_loop, ("lstm_step_forward", "lstm_step_backward"),
+                                   *arrays)}
+
+    def call(self, functions, inputs):
+        with replaying(functions[0], inputs):
+            return super().call(functions, inputs)
+
+
+class ReplayedLstmForward(_ReplayedSteps, ForwardCheck):
+    pass
+
+
+class ReplayedLstmBackward(_ReplayedSteps, BackwardCheck):
+    pass
+
+
+_LSTM = dict(op="lstm", args=("x", "h0", "Wx", "Wh", "b"), make=make_lstm,
+             defaults={"n": 2, "t": 3, "d": 4, "h": 3}, module="recurrent", outputs=("h",))
+register(ReplayedLstmForward("a4.lstm_forward", kind="forward", **_LSTM))
+register(ReplayedLstmBackward("a4.lstm_backward", kind="backward", **_LSTM))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,9 +170,13 @@ def make_captioning(rng, n, f, w, h, v, length):
             "b_vocab": 0.1 * rng.standard_normal(v)}
 
 
-def captioning_reference(features, captions, params):
-    """Loss and gradients of the captioning model, from the library's ops."""
-    ops = reference_ops()
+CAPTIONING_LAYERS = ("lstm_forward", "lstm_backward", "temporal_softmax_loss")
+"""The graded functions captioning_loss calls, replayed while it is checked."""
+
+
+def captioning_reference(features, captions, params, ops=None):
+    """Loss and gradients of the captioning model, from the library's ops (or ``ops``)."""
+    ops = ops or reference_ops()
     captions_in, captions_out = captions[:, :-1], captions[:, 1:]
     h0, proj_cache = ops.linear_forward(features, params["W_proj"], params["b_proj"])
     words, embed_cache = ops.embedding_forward(captions_in, params["W_embed"])
@@ -144,10 +192,10 @@ def captioning_reference(features, captions, params):
     return loss, grads
 
 
-register(ModelLossCheck("a4.captioning_loss", "captioning_loss", ("features", "captions"),
-                        PARAMS, make_captioning, captioning_reference,
-                        {"n": 2, "f": 4, "w": 3, "h": 3, "v": 6, "length": 5},
-                        regularized=False))
+register(ReplayModelLossCheck("a4.captioning_loss", "captioning_loss", ("features", "captions"),
+                              PARAMS, make_captioning, captioning_reference,
+                              {"n": 2, "f": 4, "w": 3, "h": 3, "v": 6, "length": 5},
+                              CAPTIONING_LAYERS, regularized=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,3 +265,82 @@ class SampleCaptionsCheck(Check):
 
 
 register(SampleCaptionsCheck())
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the student's captioning model trained on generated scenes, BLEU-4 of its
+# greedy captions on held-out scenes
+
+CAPTION_DATA = {"n_train": 1500, "n_test": 200, "pool": 4}
+
+
+def caption_features(images, pool):
+    """Image features: the pixels averaged over ``pool`` x ``pool`` blocks, flattened."""
+    n, c, h, w = images.shape
+    blocks = images.reshape(n, c, h // pool, pool, w // pool, pool).mean(axis=(3, 5))
+    return blocks.reshape(n, -1).astype(np.float64)
+
+
+def caption_data():
+    """Training features and captions, held-out features (their captions stay with the
+    grader)."""
+    from course.data.captions import load_shape_captions
+
+    data = load_shape_captions(n_train=CAPTION_DATA["n_train"], n_val=1,
+                               n_test=CAPTION_DATA["n_test"])
+    pool = CAPTION_DATA["pool"]
+    return {"features_train": caption_features(data["train_images"], pool),
+            "captions_train": data["train_captions"].astype(np.int64),
+            "image_idxs_train": data["train_image_idxs"].astype(np.int64),
+            "features_test": caption_features(data["test_images"], pool),
+            "vocab_size": np.array(len(data["word_to_idx"]))}
+
+
+def caption_bleu4(inputs, outputs):
+    """Corpus BLEU-4 of the sampled held-out captions against their true captions."""
+    from course.data.captions import decode, load_shape_captions, references
+    from course.metrics import corpus_bleu
+
+    data = load_shape_captions(n_train=1, n_val=1, n_test=CAPTION_DATA["n_test"])
+    captions = outputs["scores"]
+    if captions.ndim != 2 or len(captions) != CAPTION_DATA["n_test"]:
+        raise ValueError(f"the sampled captions have shape {captions.shape}, expected "
+                         f"({CAPTION_DATA['n_test']}, max_length)")
+    words = np.clip(captions, 0, len(data["idx_to_word"]) - 1)
+    hypotheses = [sentence.split() for sentence in decode(words, data["idx_to_word"])]
+    refs = references(data["test_captions"], data["test_image_idxs"], data["idx_to_word"])
+    return corpus_bleu(hypotheses, refs)[3], "corpus BLEU-4 of your greedy captions"
+
+
+def train_captioner(functions, inputs):
+    """Adam on the student's ``captioning_loss``, then ``sample_captions`` on held-out
+    scenes (numpy and the student's functions only)."""
+    captioning_loss, sample_captions = functions
+    features, captions = inputs["features_train"], inputs["captions_train"]
+    image_idxs = inputs["image_idxs_train"]
+    rng = np.random.default_rng(int(inputs["seed"]))
+    f, w, h, v = features.shape[1], int(inputs["wordvec"]), int(inputs["hidden"]), \
+        int(inputs["vocab_size"])
+    params = {"W_proj": rng.standard_normal((f, h)) / math.sqrt(f), "b_proj": np.zeros(h),
+              "W_embed": 0.3 * rng.standard_normal((v, w)),
+              "Wx": rng.standard_normal((w, 4 * h)) / math.sqrt(w),
+              "Wh": rng.standard_normal((h, 4 * h)) / math.sqrt(h), "b": np.zeros(4 * h),
+              "W_vocab": rng.standard_normal((h, v)) / math.sqrt(h), "b_vocab": np.zeros(v)}
+    params["b"][h:2 * h] = 1.0  # forget-gate bias (lecture 7)
+    state, step, batch = {}, 0, int(inputs["batch_size"])
+    for _ in range(int(inputs["epochs"])):
+        order = rng.permutation(len(captions))
+        for start in range(0, len(order) - batch + 1, batch):
+            rows = order[start:start + batch]
+            _, grads = captioning_loss(features[image_idxs[rows]], captions[rows], params)
+            step += 1
+            adam_steps(params, grads, state, float(inputs["learning_rate"]), step)
+    return sample_captions(inputs["features_test"], params, 16)
+
+
+register(TrainingCheck("a4.train_captioner", ("captioning_loss", "sample_captions"),
+                       train_captioner, {"wordvec": 32, "hidden": 96, "learning_rate": 1e-2,
+                                         "epochs": 4, "batch_size": 50},
+                       threshold=0.4, seconds=300,
+                       what="your captioning model trained on generated scenes",
+                       data=caption_data, evaluate=caption_bleu4))

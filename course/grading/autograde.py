@@ -166,7 +166,8 @@ def grade_notebook(spec, path, workdir, limits, judge, deadline=None):
             if not _run_cells(kernel, cells, skipped, limits, result, deadline):
                 continue  # a cell hung or crashed: it is skipped from now on; start again
             while next_test < len(tests):
-                timeout = min(limits.test_timeout, deadline - time.monotonic())
+                _, call = tests[next_test]
+                timeout = min(_time_limit(call, limits), deadline - time.monotonic())
                 if timeout <= 0:
                     break
                 outcome, status, outputs = kernel.run_test(
@@ -197,6 +198,13 @@ def grade_notebook(spec, path, workdir, limits, judge, deadline=None):
         passed = sum(c.passed for c in mine)
         result.scores[cell.grade_id] = cell.points * passed / len(mine) if mine else 0.0
     return result
+
+
+def _time_limit(call, limits):
+    """The per-test timeout, or a training check's own longer limit (its ``seconds``)."""
+    from course.grading.checks import CHECKS
+
+    return max(limits.test_timeout, getattr(CHECKS[call.name], "seconds", 0))
 
 
 def _key(call):
