@@ -1,14 +1,18 @@
 """CONTRIBUTING.md cannot drift from the code: every file, test, Python name, marker and
 pre-commit hook it names exists, and each walk-through's table of files matches what the files
-hold. Also the rules the guide states about the kernel sets and the hooks."""
+hold; walk-through 3's nbgrader metadata, points and scores are assignment 1's, and its worked
+example is not in the assignment yet. Also the rules the guide states about the kernel sets and
+the hooks."""
 
 import ast
 import importlib
 import importlib.util
 import inspect
+import json
 import re
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -143,7 +147,7 @@ def test_every_marker_the_guide_names_is_registered(pytestconfig):
 def test_walk_through_tables_match_the_code():
     """Each walk-through's table says which names each file holds: it does."""
     tables = walk_through_tables()
-    assert [len(rows) for rows in tables] == [13, 6, 8]
+    assert [len(rows) for rows in tables] == [13, 6, 10]
     for rows in tables:
         for path, names in rows:
             text = (ROOT / path).read_text()
@@ -196,3 +200,62 @@ def test_the_release_hook_runs_the_release_test():
 def test_ci_runs_the_hooks_then_the_tests():
     script = (ROOT / ".ci" / "run").read_text()
     assert script.index("pre-commit run --all-files") < script.index("\npytest")
+
+
+def walk_through_3():
+    start = GUIDE.index("## Walk-through 3")
+    return GUIDE[start:GUIDE.index("\n## ", start + 1)]
+
+
+def a1_cells():
+    """{grade_id: nbgrader metadata} of assignment 1's solution notebook."""
+    notebook = json.loads((ROOT / "solutions" / "a1_backprop" / "a1_backprop.ipynb").read_text())
+    return {cell["metadata"]["nbgrader"]["grade_id"]: (cell["cell_type"],
+                                                       cell["metadata"]["nbgrader"])
+            for cell in notebook["cells"] if "nbgrader" in cell["metadata"]}
+
+
+def test_walk_through_3_metadata_is_the_notebooks():
+    """The nbgrader metadata the walk-through shows is that of the sigmoid's cells."""
+    blocks = re.findall(r"```json\n(.*?)```", walk_through_3(), flags=re.S)
+    assert len(blocks) == 2
+    cells = a1_cells()
+    for block in blocks:
+        metadata = json.loads(textwrap.dedent(block))
+        assert cells[metadata["grade_id"]][1] == metadata
+
+
+def test_walk_through_3_points_and_scores_are_the_assignments():
+    """The sigmoid's points, a1's autograded total and the new sample's score, as stated."""
+    text = " ".join(walk_through_3().split())
+    cells = a1_cells()
+    (each,) = {int(p) for p in re.findall(r"`sigmoid_backward`, worth (\d+) points each", text)}
+    assert cells["test_sigmoid_forward"][1]["points"] == cells["test_sigmoid_backward"][1][
+        "points"] == each
+    auto = sum(meta.get("points", 0) for kind, meta in cells.values()
+               if kind == "code" and meta["grade"])
+    written = sum(meta["points"] for kind, meta in cells.values()
+                  if kind == "markdown" and meta["grade"])
+    expected = json.loads(
+        (ROOT / "autograder" / "samples" / "a1_backprop" / "expected.json").read_text())
+    (total,) = re.findall(r"a1's autograded total is (\d+)", text)
+    (lost,) = re.findall(r"minus the (\d+) points of the two written answers", text)
+    assert int(total) == auto == expected["solution"]["score"] == 100 - written
+    assert int(lost) == written
+    (score, minus, result) = re.findall(r"S = (\d+) - (\d+) = (\d+)", text)[0]
+    assert (int(score), int(minus), int(result)) == (auto, each, auto - each)
+    assert f'"gelu_missing_x_term": {{"score": {auto - each},' in text
+
+
+def test_walk_through_3_adds_a_part_a1_lacks():
+    """The worked example (GELU in a1) is not in the assignment yet; once it is, the guide must
+    pick another."""
+    from course.grading import CHECKS
+    from course.mine import GRADED
+
+    assert "a1.gelu_forward" not in CHECKS and "a1.gelu_backward" not in CHECKS
+    assert not {"gelu_forward", "gelu_backward"} & {n for names in GRADED.values() for n in names}
+    assert "gelu_forward" not in a1_cells()
+    assert not (ROOT / "autograder" / "mutants" / "a1_backprop" /
+                "gelu_backward_missing_x_term.py").exists()
+    assert "a1.sigmoid_backward" in CHECKS and "sigmoid_backward" in GRADED["a1_backprop"]
