@@ -172,7 +172,9 @@ class CaptioningModel(nn.Module):
 
         A caption is finished at ``<END>``; the search of an image stops when no unfinished
         caption can beat its best finished one (log-probabilities only decrease). Scores are
-        sums of log-probabilities, without length normalisation. ``beam_width=1`` is greedy.
+        sums of log-probabilities, without length normalisation. ``beam_width=1`` is not quite
+        greedy: a caption ending at ``<END>`` is kept whenever ``<END>`` is among the best
+        ``2 * beam_width`` candidates of a step, not only when it is the best (lecture 8).
 
         The images are searched one at a time. The LSTM steps and the scoring run on the
         model's device; at each step the (beams * V) scores of the candidates come to the host,
