@@ -56,6 +56,10 @@ PREPARES = {  # lecture -> words its last cell must contain
     "07_lstm": ["a4_captioning"],
     "08_captioning": ["a4_captioning"],
     "09_gpu": ["a6", "coming"],
+    "02b_autograd": ["a1_backprop"],
+    "06b_architectures": ["a2_convnets", "coming"],
+    "06c_dense_prediction": ["a2_convnets", "coming"],
+    "06d_understanding": ["a5", "coming"],
 }
 YOUR_TURN = re.compile(r"^###\s+Your turn", re.IGNORECASE)
 MAGIC = re.compile(r"^\s*[%!]", re.MULTILINE)
