@@ -9,11 +9,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from course.tour import STEPS
-
     tour = commands.add_parser("tour", help="train the course's models on the bundled data")
-    tour.add_argument("--models", default=",".join(STEPS),
-                      help=f"comma-separated steps to run (default: all of {','.join(STEPS)})")
+    tour.add_argument("--models", default=None,
+                      help="comma-separated steps to run: mlp, lenet5, resnet, captioning, "
+                           "unet (default: all)")
     tour.add_argument("--out", default="runs/tour", help="folder for figures and checkpoints")
     tour.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 
@@ -25,9 +24,13 @@ def main(argv=None):
 
     args = parser.parse_args(argv)
     if args.command == "tour":
-        from course.tour import run_tour
-
-        run_tour([m for m in args.models.split(",") if m], args.out, args.device)
+        try:
+            from course.tour import STEPS, run_tour
+        except ModuleNotFoundError as error:  # a library-only install (pip install course)
+            parser.error(f"course tour draws its figures with {error.name}, which is not "
+                         "installed: pip install 'course[lectures]'")
+        models = list(STEPS) if args.models is None else [m for m in args.models.split(",") if m]
+        run_tour(models, args.out, args.device)
     elif args.command == "doctor":
         from course.doctor import report
 

@@ -53,3 +53,24 @@ def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "course", "doctor"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and "numpy" in result.stdout
+
+
+def test_tour_help_names_every_step(capsys):
+    with pytest.raises(SystemExit):
+        main(["tour", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for step in tour.STEPS:
+        assert step in help_text
+
+
+def test_doctor_and_grade_run_without_matplotlib_and_tour_says_what_is_missing():
+    # a library-only install (pip install course) has no matplotlib
+    script = ("import sys; sys.modules['matplotlib'] = None\n"
+              "from course.cli import main\n"
+              "main(['doctor']); main(['grade', '--help'])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and "numba" in done.stdout.lower(), done.stderr
+    script = ("import sys; sys.modules['matplotlib'] = None\n"
+              "from course.cli import main\nmain(['tour', '--models', 'mlp'])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 2 and "course[lectures]" in done.stderr, done.stderr

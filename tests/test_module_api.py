@@ -182,6 +182,17 @@ def test_manual_seed_makes_layers_dropout_and_models_repeatable():
         course.manual_seed(1.5)
 
 
+def test_manual_seed_makes_shuffling_loaders_repeatable():
+    from course.data import DataLoader
+
+    def first_batch():
+        course.manual_seed(5)
+        return next(iter(DataLoader(np.arange(100), batch_size=10, shuffle=True)))
+
+    np.testing.assert_array_equal(first_batch(), first_batch())
+    assert not np.array_equal(first_batch(), np.arange(10))  # it did shuffle
+
+
 def test_bias_false_and_padding_same():
     conv = nn.Conv2d(2, 3, 3, padding="same", bias=False)
     assert conv.bias is None and [n for n, _ in conv.named_parameters()] == ["weight"]

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from course.random import make_rng
+
 
 class DataLoader:
     """Iterate over ``(X[batch], y[batch])`` pairs (lecture 2).
@@ -10,7 +12,8 @@ class DataLoader:
         X: (N, ...) inputs. y: (N, ...) targets (or None to yield inputs alone).
         batch_size: examples per batch.
         shuffle: draw a new order each epoch from ``seed``'s generator.
-        seed: makes the shuffling (and the transform's randomness) repeatable.
+        seed: makes the shuffling (and the transform's randomness) repeatable; None draws one
+            from ``course.manual_seed``'s source when it was called (fresh entropy otherwise).
         drop_last: skip the last batch when it is smaller than ``batch_size``.
         transform: ``transform(xb, rng) -> xb`` applied to each input batch (augmentation).
     """
@@ -24,7 +27,7 @@ class DataLoader:
         self.X, self.y = X, y
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.transform = transform
-        self.rng = np.random.default_rng(seed)
+        self.rng = make_rng(seed)
 
     def __len__(self):
         n = len(self.X)
