@@ -220,6 +220,12 @@ MULTI_OUTPUT = {"lstm_step_forward": 2}
 """Forwards with several outputs: the library returns ``((out1, out2), cache)``."""
 
 
+def _is_int_pair(value):
+    """True for a (height, width) pair of ints, such as a module's stride or padding."""
+    return (isinstance(value, tuple) and len(value) == 2
+            and all(isinstance(v, int) for v in value))
+
+
 def op_pair(name):
     """``"conv2d"`` for ``conv2d_forward``/``conv2d_backward``; a loss is its own op."""
     for suffix in ("_forward", "_backward"):
@@ -288,11 +294,12 @@ class Dispatcher:
     def call(self, op, args, kwargs):
         """Run ``op`` (a library op) or the student's function of its name on the arguments."""
         mine = self.choose(op.__name__)
-        pairs = {key: value for key, value in kwargs.items() if isinstance(value, tuple)
-                 and len(value) == 2 and all(isinstance(v, int) for v in value)}
-        if mine is None or any(a != b for a, b in pairs.values()):
+        pairs = [value for value in (*args, *kwargs.values()) if _is_int_pair(value)]
+        if mine is None or any(a != b for a, b in pairs):
             return op(*args, **kwargs)  # the assignments take one int for both directions
-        kwargs = {**kwargs, **{key: value[0] for key, value in pairs.items()}}
+        args = [value[0] if _is_int_pair(value) else value for value in args]
+        kwargs = {key: value[0] if _is_int_pair(value) else value
+                  for key, value in kwargs.items()}
         dtype = _float_dtype(args)
         states = [(s, {k: v.dtype for k, v in s.items() if isinstance(v, np.ndarray)})
                   for s in (*args, *kwargs.values()) if isinstance(s, dict)]

@@ -258,7 +258,7 @@ def nbgrader(course, *args):
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 

@@ -453,7 +453,7 @@ def lecture_answers():
     cells = ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]]
     answers = [re.search(r"```python\n(.*?)```", cell, re.S).group(1) for cell in cells
                if "<details>" in cell]
-    guided_cell = next(cell for cell in cells if cell.startswith("def guided_relu_backward"))
+    guided_cell = next(cell for cell in cells if cell.startswith("def guided_backprop"))
     return guided_cell, answers
 
 
