@@ -40,6 +40,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course.grading.similarity import normalise
+
 pytestmark = pytest.mark.notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +91,7 @@ def code_cells(path):
 @functools.cache
 def graded_functions(paths=tuple(SOLUTIONS)):
     """{name: FunctionDef} of the top-level functions in the solution cells of ``paths``.
-    (Cached: callers must not change the nodes; ``fingerprint`` works on a copy.)"""
+    (Cached: callers must not change the nodes; ``normalise`` works on a copy.)"""
     graded = {}
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
@@ -103,40 +105,10 @@ def graded_functions(paths=tuple(SOLUTIONS)):
     return graded
 
 
-class _Normalise(ast.NodeTransformer):
-    """Renames every identifier to ``v0, v1, ...`` in order of first appearance and drops
-    docstrings, so that two functions that differ only in names compare equal."""
-
-    def __init__(self):
-        self.names = {}
-
-    def _rename(self, name):
-        return self.names.setdefault(name, f"v{len(self.names)}")
-
-    def visit_FunctionDef(self, node):
-        node.name = self._rename(node.name)
-        body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            body = body[1:] or [ast.Pass()]
-        node.body = body
-        node.decorator_list, node.returns = [], None
-        self.generic_visit(node)
-        return node
-
-    def visit_arg(self, node):
-        node.arg, node.annotation = self._rename(node.arg), None
-        return node
-
-    def visit_Name(self, node):
-        node.id = self._rename(node.id)
-        return node
-
-
 def fingerprint(function):
-    """A string that two functions share exactly when they are equal up to renaming."""
-    copy = ast.parse(ast.unparse(function)).body[0]
-    return ast.dump(_Normalise().visit(copy), annotate_fields=False, include_attributes=False)
+    """Tokens that two functions share exactly when they are equal up to renaming: the grading
+    similarity report's normalisation, with ``def NAME`` dropped."""
+    return tuple(normalise(function)[2:])
 
 
 def answers_handed_out(path, graded):
