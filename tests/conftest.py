@@ -1,6 +1,12 @@
-"""Shared pytest setup: GPU tests skip cleanly without CuPy and a CUDA device."""
+"""Shared pytest setup: one BLAS thread per process, GPU tests skip cleanly without a device."""
 
+import os
 import sys
+
+# The suite runs three xdist workers, and the notebook kernels they start, on two cores: BLAS
+# threads that wait for each other on a busy machine make a step many times slower (README,
+# "Threads"). Set before numpy is imported here; the workers and kernels inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numba
 import numpy as np
