@@ -1,5 +1,6 @@
 """Checks of assignment 2, convolutional networks (lectures 3-4): naive convolution, max
-pooling, a three-layer convnet, and that convnet trained on the digits (held-out accuracy).
+pooling, a three-layer convnet, and LeNet-5 made of the student's layers trained on the digits
+(held-out accuracy).
 
 Registered in :data:`course.grading.checks.CHECKS` under ``"a2.<exercise>"``.
 """
@@ -115,38 +116,74 @@ register(ReplayModelLossCheck("a2.three_layer_convnet_loss", "three_layer_convne
 
 
 # ---------------------------------------------------------------------------------------------
-# End to end: the convnet (the student's conv and pooling) trained on the 8x8 digits
+# End to end: LeNet-5 built from the student's conv and pooling, trained on the 16x16 digits
+
+LENET5 = ("conv2d_forward", "conv2d_backward", "max_pool2d_forward", "max_pool2d_backward",
+          "linear_forward", "linear_backward", "relu_forward", "relu_backward", "softmax_loss")
 
 
-def train_convnet(functions, inputs):
-    """Minibatch Adam on the student's ``three_layer_convnet_loss``; the held-out scores."""
-    (convnet_loss,) = functions
+def lenet5_params(rng, size):
+    """LeNet-5's weights (He initialisation) for (1, size, size) images: conv 6@5x5 (padding 2),
+    pool, conv 16@5x5, pool, linear 120, linear 84, linear 10."""
+    flat = 16 * ((size // 2 - 4) // 2) ** 2
+    shapes = {"W1": (6, 1, 5, 5), "W2": (16, 6, 5, 5), "W3": (flat, 120), "W4": (120, 84),
+              "W5": (84, 10)}
+    params = {}
+    for layer, shape in enumerate(shapes.values(), start=1):
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+        params[f"W{layer}"] = rng.standard_normal(shape) * np.sqrt(2 / fan_in)
+        params[f"b{layer}"] = np.zeros(shape[0] if len(shape) == 4 else shape[1])
+    return params
+
+
+def lenet5_loss(functions, X, params, y=None):
+    """LeNet-5's scores (``y`` None) or its loss and gradients, from the nine functions of
+    :data:`LENET5` (the student's conv and pooling, the notebook's dense layers)."""
+    (conv_f, conv_b, pool_f, pool_b, linear_f, linear_b, relu_f, relu_b, softmax) = functions
+    out, c1 = conv_f(X, params["W1"], params["b1"], 1, 2)
+    out, r1 = relu_f(out)
+    out, p1 = pool_f(out, 2, 2)
+    out, c2 = conv_f(out, params["W2"], params["b2"], 1, 0)
+    out, r2 = relu_f(out)
+    out, p2 = pool_f(out, 2, 2)
+    out, l3 = linear_f(out, params["W3"], params["b3"])
+    out, r3 = relu_f(out)
+    out, l4 = linear_f(out, params["W4"], params["b4"])
+    out, r4 = relu_f(out)
+    scores, l5 = linear_f(out, params["W5"], params["b5"])
+    if y is None:
+        return scores
+    loss, dout = softmax(scores, y)
+    grads = {}
+    dout, grads["W5"], grads["b5"] = linear_b(dout, l5)
+    dout, grads["W4"], grads["b4"] = linear_b(relu_b(dout, r4), l4)
+    dout, grads["W3"], grads["b3"] = linear_b(relu_b(dout, r3), l3)
+    dout, grads["W2"], grads["b2"] = conv_b(relu_b(pool_b(dout, p2), r2), c2)
+    _, grads["W1"], grads["b1"] = conv_b(relu_b(pool_b(dout, p1), r1), c1)
+    return loss, grads
+
+
+def train_lenet5(functions, inputs):
+    """Minibatch Adam on LeNet-5 made of the student's layers; the held-out scores."""
     X, y, X_test = inputs["X_train"], inputs["y_train"], inputs["X_test"]
     rng = np.random.default_rng(int(inputs["seed"]))
-    filters, hidden, k = int(inputs["filters"]), int(inputs["hidden"]), int(inputs["k"])
-    features = filters * (X.shape[2] // 2) * (X.shape[3] // 2)
-    params = {"W1": rng.standard_normal((filters, X.shape[1], k, k)) * np.sqrt(2 / (k * k)),
-              "b1": np.zeros(filters),
-              "W2": rng.standard_normal((features, hidden)) * np.sqrt(2 / features),
-              "b2": np.zeros(hidden),
-              "W3": rng.standard_normal((hidden, 10)) * np.sqrt(2 / hidden), "b3": np.zeros(10)}
+    params = lenet5_params(rng, X.shape[2])
     state, step, batch = {}, 0, int(inputs["batch_size"])
     learning_rate = float(inputs["learning_rate"])
     for _ in range(int(inputs["epochs"])):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch):
             rows = order[start:start + batch]
-            _, grads = convnet_loss(X[rows], y[rows], params, float(inputs["reg"]))
+            _, grads = lenet5_loss(functions, X[rows], params, y[rows])
             step += 1
             adam_steps(params, grads, state, learning_rate, step)
         learning_rate *= float(inputs["decay"])
-    return np.concatenate([convnet_loss(X_test[i:i + 120], None, params, 0.0)
+    return np.concatenate([lenet5_loss(functions, X_test[i:i + 120], params)
                            for i in range(0, len(X_test), 120)])
 
 
-register(TrainingCheck("a2.train_convnet", ("three_layer_convnet_loss",), train_convnet,
-                       {"filters": 16, "k": 5, "hidden": 128, "reg": 1e-4,
-                        "learning_rate": 1e-2, "decay": 0.85, "epochs": 12, "batch_size": 128},
+register(TrainingCheck("a2.train_lenet5", LENET5, train_lenet5,
+                       {"learning_rate": 5e-3, "decay": 0.85, "epochs": 12, "batch_size": 64},
                        threshold=0.97, seconds=120,
-                       what="the three-layer convnet trained on the 8x8 digits",
-                       data=lambda: digits(with_val=True)))
+                       what="LeNet-5 (your conv and pooling) trained on the 16x16 digits",
+                       data=lambda: digits(size=16, with_val=True)))
