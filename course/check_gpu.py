@@ -300,7 +300,8 @@ def op_cases(rng):
              ("rnn_step", [lstm[0][:, 0], *rnn[1:]], {}),
              ("rnn", rnn, {}),
              ("lstm_step", [lstm[0][:, 0], lstm[1], normal(n, h), *lstm[2:]], {}),
-             ("lstm", lstm, {})]
+             ("lstm", lstm, {}),
+             ("lstm_states", [*lstm[:2], normal(n, h), *lstm[2:]], {})]
     for train in (True, False):
         cases.append(("batchnorm", [normal(6, 4), normal(4), normal(4), bn_state(4)],
                       {"train": train}))

@@ -56,6 +56,8 @@ from course.ops.pool import (
 from course.ops.recurrent import (
     lstm_backward,
     lstm_forward,
+    lstm_states_backward,
+    lstm_states_forward,
     lstm_step_backward,
     lstm_step_forward,
     rnn_backward,
