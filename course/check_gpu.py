@@ -123,6 +123,9 @@ POOL_GEOMETRIES = [(1, 2, 7, 9, (2, 2), (2, 2)),
                    (3, 1, 6, 6, (3, 3), (3, 3))]
 NORM_SHAPES = [(1, 3, 7), (5, 4, 1), (2, 3, 10)]  # (N, C, L)
 LSTM_SHAPES = [(1, 3), (4, 5)]                      # (N, H)
+# (N, C, H, W, F, kernel, stride, padding, dilation, groups): dilated and grouped convolutions
+GENERAL_CONV_GEOMETRIES = [(2, 4, 9, 8, 6, (3, 2), (2, 1), (1, 2), (2, 1), 2),
+                           (1, 3, 7, 7, 3, (3, 3), (1, 2), (2, 0), (1, 3), 3)]
 ACTIVATION_SHAPES = [(1,), (7, 3), (2, 3, 5, 5)]    # any shape: odd sizes, 1 value
 CONCAT_SHAPES = [(1, (1, 2), ()), (3, (2, 1, 4), (5, 3))]  # (N, channel sizes, trailing axes)
 
@@ -141,6 +144,14 @@ def kernel_cases(rng, dtype):
         cases.setdefault("conv2d_forward", []).append((x, weight, normal(f), s, p))
         cases.setdefault("conv2d_backward_data", []).append((dout, weight, (h, w), s, p))
         cases.setdefault("conv2d_backward_weight", []).append((dout, x, k, s, p))
+    for n, c, h, w, f, k, s, p, d, g in GENERAL_CONV_GEOMETRIES:
+        x, weight = normal(n, c, h, w), normal(f, c // g, *k)
+        dout = normal(n, f, conv_output_size(h, (k[0] - 1) * d[0] + 1, s[0], p[0]),
+                      conv_output_size(w, (k[1] - 1) * d[1] + 1, s[1], p[1]))
+        cases.setdefault("conv2d_general_forward", []).append((x, weight, normal(f), s, p, d, g))
+        cases.setdefault("conv2d_general_backward_data", []).append(
+            (dout, weight, (h, w), s, p, d, g))
+        cases.setdefault("conv2d_general_backward_weight", []).append((dout, x, k, s, p, d, g))
     for n, c, h, w, k, s in POOL_GEOMETRIES:
         x = normal(n, c, h, w)
         out, argmax = reference.max_pool2d_forward(x, k, s)
@@ -292,6 +303,10 @@ def op_cases(rng):
              ("split", [normal(2, 6, 3), [1, 2, 3]], {}),
              ("conv_transpose2d", [normal(2, 3, 4, 3), normal(3, 2, 3, 3), normal(2)],
               {"stride": 2, "padding": (1, 0)}),
+             ("conv2d_general", [normal(2, 4, 7, 6), normal(6, 2, 3, 2), normal(6)],
+              {"stride": (2, 1), "padding": 1, "dilation": (1, 2), "groups": 2}),
+             ("conv_transpose2d_general", [normal(2, 3, 4, 3), normal(3, 2, 3, 3), normal(2)],
+              {"stride": 2, "padding": (1, 0), "output_padding": (1, 0)}),
              ("max_pool2d", [tie_free(1, 2, 7, 5)], {"size": 3, "stride": 2}),
              ("avg_pool2d", [normal(2, 2, 5, 6)], {"size": (3, 1), "stride": 1}),
              ("global_avg_pool2d", [normal(2, 3, 5, 4)], {}),
@@ -300,7 +315,8 @@ def op_cases(rng):
              ("rnn_step", [lstm[0][:, 0], *rnn[1:]], {}),
              ("rnn", rnn, {}),
              ("lstm_step", [lstm[0][:, 0], lstm[1], normal(n, h), *lstm[2:]], {}),
-             ("lstm", lstm, {})]
+             ("lstm", lstm, {}),
+             ("lstm_states", [*lstm[:2], normal(n, h), *lstm[2:]], {})]
     for train in (True, False):
         cases.append(("batchnorm", [normal(6, 4), normal(4), normal(4), bn_state(4)],
                       {"train": train}))

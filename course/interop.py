@@ -1,14 +1,14 @@
 """State dicts to and from PyTorch (after the course).
 
 A course model and the PyTorch model built the same way (the same attribute names and
-``Sequential`` positions) name their parameters alike. The layouts differ in three places,
-which these converters handle:
+``Sequential`` positions) name their parameters alike. ``Linear`` and ``TemporalLinear`` (a
+PyTorch ``Linear`` at every step), the convolutions, the norms and ``Embedding`` keep PyTorch's
+layouts; the others differ in two places, which these converters handle:
 
-- ``Linear`` and ``TemporalLinear``: course keeps ``weight`` as (in, out) (the lectures write
-  ``x @ W``), PyTorch as (out, in).
 - ``RNN`` and ``LSTM``: course has ``Wx`` (D, G*H), ``Wh`` (H, G*H) and one bias ``b`` with the
   gates in the order i, f, o, g; PyTorch has ``weight_ih_l0`` (G*H, D), ``weight_hh_l0``
-  (G*H, H), two biases, and the gates in the order i, f, g, o.
+  (G*H, H), two biases, and the gates in the order i, f, g, o. The layers k > 0 of an LSTM
+  with ``num_layers`` are ``Wx_l{k}``, ``Wh_l{k}``, ``b_l{k}`` (PyTorch: ``weight_ih_l{k}``...).
 - batch norm: PyTorch's ``num_batches_tracked`` counter has no course counterpart.
 
     torch_model.load_state_dict(interop.to_torch_state_dict(model))
@@ -23,8 +23,8 @@ import numpy as np
 
 from course import nn
 
-_SAME = (nn.Conv2d, nn.ConvTranspose2d, nn.LayerNorm, nn.Embedding)
-_TRANSPOSED = (nn.Linear, nn.TemporalLinear)
+_SAME = (nn.Linear, nn.TemporalLinear, nn.Conv2d, nn.ConvTranspose2d, nn.LayerNorm,
+         nn.Embedding)
 
 
 def _swap_gates(array, gates, axis):
@@ -45,12 +45,6 @@ def _torch_layout(module):
     def same(a):
         return a
 
-    def transpose(a):
-        return a.T
-
-    if isinstance(module, _TRANSPOSED):
-        return [(n, n, transpose if n == "weight" else same, transpose if n == "weight" else same)
-                for n in _own_parameters(module)]
     if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
         names = _own_parameters(module) + ["running_mean", "running_var"]
         return [(n, n, same, same) for n in names] + [("num_batches_tracked", None, None, None)]
@@ -67,10 +61,14 @@ def _torch_layout(module):
 
         def to_bias(a):
             return _swap_gates(a, gates, 0)
-        return [("weight_ih_l0", "Wx", to_weight, from_weight),
-                ("weight_hh_l0", "Wh", to_weight, from_weight),
-                ("bias_ih_l0", "b", to_bias, to_bias),
-                ("bias_hh_l0", "b", None, to_bias)]
+        layout = []
+        for k in range(getattr(module, "num_layers", 1)):
+            suffix = f"_l{k}" if k else ""
+            layout += [(f"weight_ih_l{k}", "Wx" + suffix, to_weight, from_weight),
+                       (f"weight_hh_l{k}", "Wh" + suffix, to_weight, from_weight),
+                       (f"bias_ih_l{k}", "b" + suffix, to_bias, to_bias),
+                       (f"bias_hh_l{k}", "b" + suffix, None, to_bias)]
+        return layout
     if _own_parameters(module) or module._buffers:
         raise ValueError(f"no PyTorch layout is known for {type(module).__name__} (it holds "
                          f"{_own_parameters(module) + list(module._buffers)}); convert it by hand")

@@ -68,7 +68,7 @@ def torch_forward(torch, module, x, weights):  # noqa: C901 - one branch per mod
     if isinstance(module, nn.Flatten):
         return x.reshape(x.shape[0], -1)
     if isinstance(module, nn.Linear):
-        return x.reshape(x.shape[0], -1) @ w(module.weight) + w(module.bias)
+        return F.linear(x.reshape(x.shape[0], -1), w(module.weight), w(module.bias))
     raise TypeError(f"no torch mirror for {type(module).__name__}")
 
 

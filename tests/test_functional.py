@@ -156,7 +156,7 @@ def torch_unet(model, x):
         normed = tF.batch_norm(skip, bn_mean, bn_var, p["norm.weight"], p["norm.bias"],
                                training=True)
         seg = tF.conv2d(torch.relu(normed), p["dec.weight"], p["dec.bias"])
-        logits = tF.linear(e3.mean(dim=(2, 3)), p["head.weight"].T, p["head.bias"])
+        logits = tF.linear(e3.mean(dim=(2, 3)), p["head.weight"], p["head.bias"])
         return seg, logits
     return forward, p
 

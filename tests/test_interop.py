@@ -87,13 +87,13 @@ def test_lstm_both_directions(rng):
     mirror.load_state_dict(interop.to_torch_state_dict(lstm))
     x = rng.standard_normal((2, 4, 3))
     out, _ = mirror(torch.tensor(x))
-    np.testing.assert_allclose(lstm(x), out.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(lstm(x)[0], out.detach().numpy(), rtol=1e-9, atol=1e-12)
 
     fresh = tnn.LSTM(3, 5, batch_first=True, dtype=torch.float64)  # two random biases
     ours = nn.LSTM(3, 5, dtype=np.float64)
     ours.load_state_dict(interop.from_torch_state_dict(ours, fresh.state_dict()))
-    np.testing.assert_allclose(ours(x), fresh(torch.tensor(x))[0].detach().numpy(), rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(ours(x)[0], fresh(torch.tensor(x))[0].detach().numpy(),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_a_state_that_does_not_fit_is_a_clear_error():
@@ -113,3 +113,57 @@ def test_a_state_that_does_not_fit_is_a_clear_error():
 
     with pytest.raises(ValueError, match="no PyTorch layout is known for Custom"):
         interop.to_torch_state_dict(Custom())
+
+
+def test_a_square_torch_linear_loads_as_numpy_and_computes_the_same(rng):
+    """Linear(3, 3) is where a transposed layout would load silently: nn.Linear keeps
+    PyTorch's (out, in), so the plain numpy state dict gives PyTorch's outputs."""
+    layer = tnn.Linear(3, 3, dtype=torch.float64)
+    ours = nn.Linear(3, 3, dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in layer.state_dict().items()})
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(ours(x), layer(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+
+
+SQUARE_MLP = (lambda: mlp(3, (3, 3), 3, rng=0, dtype=np.float64), (4, 3))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS) + ["square_mlp"])
+def test_a_numpy_torch_state_dict_reproduces_the_outputs_or_raises(rng, name):
+    """The PyTorch state dict converted to numpy and nothing else: loading it either gives
+    PyTorch's outputs or raises (batch norm's num_batches_tracked has no course counterpart;
+    strict=False skips it and then the outputs are PyTorch's)."""
+    build, shape = SQUARE_MLP if name == "square_mlp" else MODELS[name]
+    mirror = torch_mirror(build()).eval()
+    with torch.no_grad():
+        for p in mirror.parameters():
+            p.copy_(torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator()
+                                .manual_seed(p.numel())))
+    state = {k: v.numpy() for k, v in mirror.state_dict().items()}
+    model = build().eval()
+    extra = sorted(k for k in state if k.endswith("num_batches_tracked"))
+    if extra:
+        with pytest.raises(ValueError, match="unexpected .*num_batches_tracked"):
+            model.load_state_dict(state)
+        assert model.load_state_dict(state, strict=False).unexpected_keys == extra
+    else:
+        model.load_state_dict(state)
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(model(x), mirror(torch.tensor(x)).detach().numpy(), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_stacked_lstm_both_directions(rng):
+    lstm = nn.LSTM(3, 4, num_layers=2, rng=0, dtype=np.float64)
+    mirror = tnn.LSTM(3, 4, num_layers=2, batch_first=True, dtype=torch.float64)
+    mirror.load_state_dict(interop.to_torch_state_dict(lstm))
+    x = rng.standard_normal((2, 5, 3))
+    out, (h_n, c_n) = lstm(x)
+    tout, (th, tc) = mirror(torch.tensor(x))
+    for ours, theirs in ((out, tout), (h_n, th), (c_n, tc)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-9, atol=1e-12)
+    fresh = nn.LSTM(3, 4, num_layers=2, dtype=np.float64)
+    fresh.load_state_dict(interop.from_torch_state_dict(fresh, mirror.state_dict()))
+    np.testing.assert_allclose(fresh(x)[0], tout.detach().numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match=r"missing \[.*'weight_hh_l1'"):
+        interop.from_torch_state_dict(fresh, tnn.LSTM(3, 4, dtype=torch.float64).state_dict())

@@ -59,7 +59,7 @@ def to_torch(module):
         layer.weight.data = torch.tensor(module.weight.data)
     elif isinstance(module, nn.Linear):
         layer = t.Linear(module.in_features, module.out_features, dtype=torch.float64)
-        layer.weight.data = torch.tensor(module.weight.data.T.copy())
+        layer.weight.data = torch.tensor(module.weight.data)
     elif isinstance(module, nn.BatchNorm2d):
         layer = t.BatchNorm2d(module.num_features, eps=module.eps, dtype=torch.float64).eval()
         layer.weight.data = torch.tensor(module.weight.data)
@@ -163,7 +163,7 @@ def test_fgsm_with_eps_zero_changes_nothing_and_keeps_the_dtype(rng):
 def test_success_rate_counts_only_images_classified_correctly_before():
     # a linear model that scores class 1 by the first pixel and class 0 by minus it
     model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2))
-    model[1].weight.data = np.array([[-1.0, 1.0], [0.0, 0.0]])
+    model[1].weight.data = np.array([[-1.0, 0.0], [1.0, 0.0]])  # (out, in)
     model[1].bias.data = np.zeros(2)
     x = np.array([[[[1.0, 0.0]]], [[[-1.0, 0.0]]], [[[2.0, 0.0]]]])
     y = np.array([1, 0, 0])  # the first two right, the third wrong
@@ -174,7 +174,7 @@ def test_success_rate_counts_only_images_classified_correctly_before():
 
 def test_fgsm_fools_a_linear_model_as_predicted():
     model = nn.Sequential(nn.Flatten(), nn.Linear(2, 2))
-    model[1].weight.data = np.array([[-1.0, 1.0], [0.0, 0.0]])
+    model[1].weight.data = np.array([[-1.0, 0.0], [1.0, 0.0]])  # (out, in)
     model[1].bias.data = np.zeros(2)
     x = np.array([[[[0.3, 0.0]]]])  # score margin 2 * 0.3 for class 1
     _, rate_small = interpret.fgsm(model, x, np.array([1]), eps=0.2)
@@ -219,8 +219,8 @@ def test_occlusion_equals_a_slow_loop_over_patches(patch, stride, batch_size, rn
 
 def test_occlusion_of_the_pixel_a_linear_model_reads_drops_its_probability():
     model = nn.Sequential(nn.Flatten(), nn.Linear(9, 2))
-    model[1].weight.data = np.zeros((9, 2))
-    model[1].weight.data[4, 1] = 5.0  # class 1 looks only at the centre pixel
+    model[1].weight.data = np.zeros((2, 9))
+    model[1].weight.data[1, 4] = 5.0  # class 1 looks only at the centre pixel
     model[1].bias.data = np.zeros(2)
     x = np.ones((1, 1, 3, 3))
     drops = interpret.occlusion_map(model, x, 1, patch=1, stride=1)
@@ -479,5 +479,5 @@ def test_the_lecture_worked_answers_pass_their_self_checks(rng):
         with interpret.inspecting(linear):
             before, after = linear(x)[0], linear(x_adv)[0]
         measured = (after[y] - after[1 - y]) - (before[y] - before[1 - y])
-        predicted = space["predicted_margin_change"](linear[1].weight.data, y, 0.1)
+        predicted = space["predicted_margin_change"](linear[1].weight.data.T, y, 0.1)
         assert measured == pytest.approx(predicted, rel=1e-12)

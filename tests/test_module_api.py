@@ -17,7 +17,7 @@ pytestmark = pytest.mark.dense
 def torch_linear(lin):
     layer = torch.nn.Linear(lin.in_features, lin.out_features, dtype=torch.float64)
     with torch.no_grad():
-        layer.weight.copy_(torch.tensor(lin.weight.data.T))
+        layer.weight.copy_(torch.tensor(lin.weight.data))
         layer.bias.copy_(torch.tensor(lin.bias.data))
     return layer
 
@@ -35,7 +35,7 @@ def test_a_relu_used_twice_in_a_sequential_gets_pytorchs_gradients(rng):
     t1, t2 = torch_linear(first), torch_linear(second)
     torch.relu(t2(torch.relu(t1(xt)))).backward(torch.tensor(g))
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(first.weight.grad, t1.weight.grad.numpy().T, rtol=1e-10)
+    np.testing.assert_allclose(first.weight.grad, t1.weight.grad.numpy(), rtol=1e-10)
 
 
 def test_a_shared_linear_accumulates_both_uses(rng):
@@ -50,7 +50,7 @@ def test_a_shared_linear_accumulates_both_uses(rng):
     tl = torch_linear(shared)
     tl(torch.tanh(tl(xt))).backward(torch.tensor(g))
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(shared.weight.grad, tl.weight.grad.numpy().T, rtol=1e-10)
+    np.testing.assert_allclose(shared.weight.grad, tl.weight.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(shared.bias.grad, tl.bias.grad.numpy(), rtol=1e-10)
 
 
@@ -75,7 +75,7 @@ def test_backward_belongs_to_the_latest_top_level_forward(rng):
     lin(a)
     lin(b)
     lin.backward(g)
-    np.testing.assert_allclose(lin.weight.grad, b.T @ g)
+    np.testing.assert_allclose(lin.weight.grad, g.T @ b)
     two_calls = nn.Sequential(nn.Tanh())
     tanh = two_calls[0]
     tanh(a)
@@ -103,7 +103,7 @@ def test_a_module_calling_a_child_twice_backpropagates_in_reverse_order(rng):
     tl = torch_linear(model.lin)
     tl(tl(xt)).backward(torch.tensor(g))
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(model.lin.weight.grad, tl.weight.grad.numpy().T, rtol=1e-10)
+    np.testing.assert_allclose(model.lin.weight.grad, tl.weight.grad.numpy(), rtol=1e-10)
 
 
 def test_the_same_model_on_tensors_and_on_arrays_agrees(rng):

@@ -30,7 +30,7 @@ def test_parameters_and_names():
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, rng=0), nn.ReLU(), nn.Linear(3, 2, rng=1))
     names = [name for name, _ in model.named_parameters()]
     assert names == ["1.weight", "1.bias", "3.weight", "3.bias"]
-    assert [p.shape for p in model.parameters()] == [(4, 3), (3,), (3, 2), (2,)]
+    assert [p.shape for p in model.parameters()] == [(3, 4), (3,), (2, 3), (2,)]  # (out, in)
 
 
 def test_state_dict_round_trip_copies_values():
@@ -61,7 +61,7 @@ def test_load_state_dict_rejects_mismatches():
     state = model.state_dict()
     with pytest.raises(ValueError, match="missing.*1.bias"):
         model.load_state_dict({k: v for k, v in state.items() if k != "1.bias"})
-    with pytest.raises(ValueError, match=r"1.weight has shape \(4, 3\) here but \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"1.weight has shape \(3, 4\) here but \(3, 3\)"):
         model.load_state_dict({**state, "1.weight": np.zeros((3, 3))})
 
 

@@ -254,7 +254,8 @@ def test_recurrent_module_matches_ops(rng, cls):
     for got, want in zip([dx, module.dh0, module.Wx.grad, module.Wh.grad, module.b.grad], grads,
                          strict=True):
         np.testing.assert_allclose(got, want)
-    assert module(x).shape == (2, 6, 5)  # h0 defaults to zeros
+    out = module(x)  # h0 defaults to zeros; an LSTM called so returns out, (h_n, c_n)
+    assert (out[0] if cls is nn.LSTM else out).shape == (2, 6, 5)
 
 
 def test_embedding_and_temporal_linear_modules(rng):
@@ -263,7 +264,7 @@ def test_embedding_and_temporal_linear_modules(rng):
     out = linear(embed(idx))
     assert out.shape == (2, 4, 2) and out.dtype == np.float32
     assert embed.backward(linear.backward(np.ones_like(out))) is None
-    assert embed.weight.grad.shape == (7, 3) and linear.weight.grad.shape == (3, 2)
+    assert embed.weight.grad.shape == (7, 3) and linear.weight.grad.shape == (2, 3)
     assert [name for name, _ in embed.named_parameters()] == ["weight"]
 
 
@@ -316,3 +317,160 @@ def test_gpu_lstm_forward_backward_matches_cpu(rng):
     assert rel_error(to_host(h_gpu), h) < 1e-12
     for g, w in zip(grads_gpu, grads, strict=True):
         assert rel_error(to_host(g), w) < 1e-12
+
+
+# -- nn.LSTM as PyTorch users expect: (h0, c0), (h_n, c_n), num_layers ---------------------------
+
+def lstm_states_inputs(rng, n=2, t=4, d=3, h=4):
+    x, h0, wx, wh, b = lstm_inputs(rng, n, t, d, h)
+    return [x, h0, rng.standard_normal((n, h)), wx, wh, b]
+
+
+def test_lstm_states_gradients(rng):
+    check_op(ops.lstm_states_forward, ops.lstm_states_backward, lstm_states_inputs(rng))
+
+
+def test_lstm_states_hold_the_sequence_and_the_final_cell(rng):
+    x, h0, c0, wx, wh, b = lstm_states_inputs(rng)
+    states, _ = ops.lstm_states_forward(x, h0, c0, wx, wh, b)
+    h, c = h0, c0
+    for t in range(x.shape[1]):
+        (h, c), _ = ops.lstm_step_forward(x[:, t], h, c, wx, wh, b)
+        np.testing.assert_allclose(states[:, :, t + 1], [h, c], rtol=1e-12)
+    np.testing.assert_array_equal(states[:, :, 0], [h0, c0])
+    empty, _ = ops.lstm_states_forward(x[:, :0], h0, c0, wx, wh, b)  # T = 0: the initial state
+    np.testing.assert_array_equal(empty[:, :, -1], [h0, c0])
+    with pytest.raises(ValueError, match="c0 must have shape"):
+        ops.lstm_states_forward(x, h0, c0[:, :-1], wx, wh, b)
+
+
+def lstm_loss_weights(rng, out, h_n, c_n):
+    return tuple(rng.standard_normal(a.shape) for a in (out, h_n, c_n))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_stacked_lstm_gradients_are_numerical(rng, batch_first):
+    """Two layers, given (h0, c0), a loss on out, h_n and c_n: every gradient of backward is
+    the numerical one (float64)."""
+    from course.gradcheck import numerical_gradient_array
+
+    lstm = nn.LSTM(3, 4, num_layers=2, batch_first=batch_first, rng=0, dtype=np.float64)
+    lstm.b_l1.data[:] = rng.standard_normal(16)
+    x = rng.standard_normal((2, 3, 3) if batch_first else (3, 2, 3))  # N = 2, T = 3, D = 3
+    hx = (rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 2, 4)))
+    out, (h_n, c_n) = lstm(x, hx)
+    weights = lstm_loss_weights(rng, out, h_n, c_n)
+    dx = lstm.backward((weights[0], weights[1:]))
+
+    def run():
+        o, (a, c) = lstm(x, hx)
+        return o, a, c
+
+    analytic = {"x": dx, "h0": lstm.dh0, "c0": lstm.dc0,
+                **{name: p.grad for name, p in lstm.named_parameters()}}
+    arrays = {"x": x, "h0": hx[0], "c0": hx[1],
+              **{name: p.data for name, p in lstm.named_parameters()}}
+    assert sorted(arrays) == sorted(["x", "h0", "c0", "Wx", "Wh", "b", "Wx_l1", "Wh_l1", "b_l1"])
+    for name, array in arrays.items():
+        numerical = numerical_gradient_array(run, array, weights)
+        assert rel_error(analytic[name], numerical) < 1e-7, name
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_stacked_lstm_matches_torch(rng, batch_first):
+    """The same weights in torch.nn.LSTM (via course.interop): outputs, final states and every
+    gradient agree in float64."""
+    torch = pytest.importorskip("torch")
+    from course import interop
+
+    lstm = nn.LSTM(3, 5, num_layers=3, batch_first=batch_first, rng=0, dtype=np.float64)
+    for name, p in lstm.named_parameters():
+        if name.startswith("b"):
+            p.data[:] = rng.standard_normal(p.shape)
+    mirror = torch.nn.LSTM(3, 5, num_layers=3, batch_first=batch_first, dtype=torch.float64)
+    mirror.load_state_dict(interop.to_torch_state_dict(lstm))
+    x = rng.standard_normal((2, 4, 3))
+    n = 2 if batch_first else 4
+    hx = (rng.standard_normal((3, n, 5)), rng.standard_normal((3, n, 5)))
+    tx, th0, tc0 = (torch.tensor(a, requires_grad=True) for a in (x, *hx))
+    tout, (th, tc) = mirror(tx, (th0, tc0))
+    out, (h_n, c_n) = lstm(x, hx)
+    for ours, theirs in ((out, tout), (h_n, th), (c_n, tc)):
+        assert rel_error(ours, theirs.detach().numpy()) < 1e-12
+    weights = lstm_loss_weights(rng, out, h_n, c_n)
+    loss = sum((t * torch.tensor(w)).sum() for t, w in zip((tout, th, tc), weights, strict=True))
+    loss.backward()
+    dx = lstm.backward((weights[0], weights[1:]))
+    assert rel_error(dx, tx.grad.numpy()) < 1e-12
+    assert rel_error(lstm.dh0, th0.grad.numpy()) < 1e-12
+    assert rel_error(lstm.dc0, tc0.grad.numpy()) < 1e-12
+    grads = interop.to_torch_state_dict(_grads_as_module(lstm))
+    for name, p in mirror.named_parameters():  # course's one bias: the gradient of both
+        ours = grads[name.replace("bias_hh", "bias_ih")].numpy()
+        assert rel_error(ours, p.grad.numpy()) < 1e-12, name
+
+
+def _grads_as_module(lstm):
+    """A copy of ``lstm`` whose parameters hold its gradients (to convert them with interop)."""
+    copy = nn.LSTM(lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, rng=0,
+                   dtype=np.float64)
+    copy.load_state_dict({name: p.grad for name, p in lstm.named_parameters()})
+    return copy
+
+
+def test_stacked_lstm_on_tensors_matches_its_torch7_backward(rng):
+    from course import Tensor
+
+    lstm = nn.LSTM(3, 4, num_layers=2, rng=0, dtype=np.float64)
+    x, h0, c0 = (rng.standard_normal(s) for s in ((2, 5, 3), (2, 2, 4), (2, 2, 4)))
+    out, (h_n, c_n) = lstm(x, (h0, c0))
+    weights = lstm_loss_weights(rng, out, h_n, c_n)
+    dx = lstm.backward((weights[0], weights[1:]))
+    expected = [dx, lstm.dh0, lstm.dc0] + [p.grad for p in lstm.parameters()]
+    lstm.zero_grad()
+    inputs = [Tensor(a, requires_grad=True) for a in (x, h0, c0)]
+    tout, (th, tc) = lstm(inputs[0], (inputs[1], inputs[2]))
+    ((tout * weights[0]).sum() + (th * weights[1]).sum() + (tc * weights[2]).sum()).backward()
+    got = [t.grad for t in inputs] + [p.grad for p in lstm.parameters()]
+    for g, e in zip(got, expected, strict=True):
+        assert rel_error(g, e) < 1e-12
+
+
+def test_lstm_call_forms(rng):
+    """PyTorch's ``lstm(x)`` gives zeros for (h0, c0); the lectures' ``lstm(x, h0)`` runs
+    ``ops.lstm_forward`` and returns the sequence only."""
+    lstm = nn.LSTM(3, 4, rng=0, dtype=np.float64)
+    x, h0 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 4))
+    out, (h_n, c_n) = lstm(x)
+    zeros = np.zeros((1, 2, 4))
+    np.testing.assert_array_equal(out, lstm(x, (zeros, zeros))[0])
+    np.testing.assert_array_equal(h_n[0], out[:, -1])
+    h = lstm(x, h0)
+    lstm.backward(np.ones_like(h))  # backward takes the form of the latest forward
+    lecture_dh0 = lstm.dh0
+    assert lecture_dh0.shape == (2, 4) and lstm.dc0 is None
+    np.testing.assert_array_equal(h, lstm(x, (h0[None], zeros))[0])
+    lstm.backward(np.ones_like(h))
+    assert lstm.dh0.shape == lstm.dc0.shape == (1, 2, 4)
+    np.testing.assert_allclose(lstm.dh0[0], lecture_dh0, rtol=1e-12)
+
+
+def test_lstm_rejects_bad_states(rng):
+    lstm = nn.LSTM(3, 4, num_layers=2, rng=0)
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    state = np.zeros((2, 2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"c0 must have shape \(num_layers, N, H\)"):
+        lstm(x, (state, state[:1]))
+    with pytest.raises(ValueError, match="hx must be the pair"):
+        lstm(x, (state,))
+    with pytest.raises(ValueError, match="one-layer, batch-first form"):
+        lstm(x, state[0])
+    with pytest.raises(ValueError, match=r"x must have shape \(N, T, 3\)"):
+        lstm(x[..., :2])
+    out, _ = lstm(x)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        lstm.backward(out[:, 1:])
+    with pytest.raises(TypeError, match="dh_n must have the forward input's dtype"):
+        lstm.backward((out, (state.astype(np.float64), None)))
+    with pytest.raises(ValueError, match="num_layers must be"):
+        nn.LSTM(3, 4, num_layers=0)

@@ -135,7 +135,7 @@ class CaptioningModel(nn.Module):
         x = self.embed.weight.data[words]
         (h, c), _ = ops.lstm_step_forward(x, h, c, self.lstm.Wx.data, self.lstm.Wh.data,
                                           self.lstm.b.data)
-        scores = h @ self.output.weight.data + self.output.bias.data
+        scores = h @ self.output.weight.data.T + self.output.bias.data
         shifted = scores - scores.max(axis=1, keepdims=True)
         return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True)), h, c
 

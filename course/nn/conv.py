@@ -1,20 +1,15 @@
 """Convolution layers as modules: ``Conv2d`` and ``ConvTranspose2d`` (lecture 3).
 
 Each module calls its op pair, keeps the cache, and in ``backward`` adds the gradients of its
-weight and bias and returns the gradient of its input. PyTorch's extra options are built from
-the same ops, without new maths:
-
-- ``groups``: the channels split into groups, one convolution per group, outputs concatenated;
-- ``dilation``: a convolution with the kernel spread out by zeros (its weight gradient is the
-  dilated kernel's gradient at the kernel's own taps);
-- ``output_padding`` (transposed): the full transposed convolution, cropped by ``padding`` on
-  the top/left and by ``padding - output_padding`` on the bottom/right.
+weight and bias and returns the gradient of its input. PyTorch's extra options (``dilation``,
+``groups``, ``output_padding``) are ops of their own (``course/ops/conv_general.py``); a plain
+convolution runs ``ops.conv2d_forward``, the op of assignment a2 (so that ``use("mine")``
+runs the student's).
 """
 
 import numpy as np
 
 from course import ops
-from course.backend import get_array_module
 from course.nn.init import init_weight
 from course.nn.layers import AffineOpModule
 from course.nn.module import Parameter
@@ -26,81 +21,20 @@ from course.ops.checks import (
 )
 
 
-def _dilate(w, dilation):
-    """(F, C, KH, KW) -> (F, C, (KH - 1) * DH + 1, (KW - 1) * DW + 1), zeros between taps."""
-    if dilation == (1, 1):
-        return w
-    (dh, dw), (f, c, kh, kw) = dilation, w.shape
-    out = get_array_module(w).zeros((f, c, (kh - 1) * dh + 1, (kw - 1) * dw + 1), dtype=w.dtype)
-    out[:, :, ::dh, ::dw] = w
-    return out
+def _conv2d_forward(x, w, b, stride, padding, dilation, groups):
+    """``ops.conv2d_forward`` for a plain convolution, ``ops.conv2d_general_forward`` for one
+    with dilation or groups; the cache records which."""
+    if dilation == (1, 1) and groups == 1:
+        out, cache = ops.conv2d_forward(x, w, b, stride, padding)
+        return out, (ops.conv2d_backward, cache)
+    out, cache = ops.conv2d_general_forward(x, w, b, stride, padding, dilation, groups)
+    return out, (ops.conv2d_general_backward, cache)
 
 
-def conv2d_general_forward(x, w, b, stride=1, padding=0, dilation=(1, 1), groups=1):
-    """Convolution with ``dilation`` and ``groups`` from ``ops.conv2d_forward`` (lecture 3):
-    x (N, groups * C_g, H, W), w (F, C_g, KH, KW), b (F,); F divisible by ``groups``."""
-    xp = get_array_module(x)
-    if getattr(x, "ndim", None) == 4 and x.shape[1] != w.shape[1] * groups:
-        raise ValueError(f"x must have {w.shape[1] * groups} channels (in_channels), got shape "
-                         f"{tuple(x.shape)}")
-    wide = _dilate(w, dilation)
-    c_in, f_out = w.shape[1], w.shape[0] // groups
-    outs, caches = [], []
-    for g in range(groups):
-        xg = x if groups == 1 else xp.ascontiguousarray(x[:, g * c_in:(g + 1) * c_in])
-        wg = wide if groups == 1 else xp.ascontiguousarray(wide[g * f_out:(g + 1) * f_out])
-        out, cache = ops.conv2d_forward(xg, wg, b[g * f_out:(g + 1) * f_out], stride, padding)
-        outs.append(out)
-        caches.append(cache)
-    out = outs[0] if groups == 1 else xp.concatenate(outs, axis=1)
-    return out, (caches, dilation)
-
-
-def conv2d_general_backward(dout, cache):
-    """Gradients of :func:`conv2d_general_forward`: dx, dw, db."""
-    caches, dilation = cache
-    xp = get_array_module(dout)
-    f_out = dout.shape[1] // len(caches) if getattr(dout, "ndim", 0) == 4 else 0
-    if len(caches) == 1:
-        parts = [ops.conv2d_backward(dout, caches[0])]
-    else:
-        parts = [ops.conv2d_backward(xp.ascontiguousarray(dout[:, g * f_out:(g + 1) * f_out]), c)
-                 for g, c in enumerate(caches)]
-    dx, dw, db = (xp.concatenate(list(grads), axis=axis) if len(parts) > 1 else grads[0]
-                  for grads, axis in zip(zip(*parts, strict=True), (1, 0, 0), strict=True))
-    dh, dwid = dilation
-    return dx, xp.ascontiguousarray(dw[:, :, ::dh, ::dwid]), db
-
-
-def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)):
-    """Transposed convolution with PyTorch's ``output_padding`` from
-    ``ops.conv_transpose2d_forward`` (lecture 3): ``output_padding`` more rows and columns at
-    the bottom and right."""
-    if output_padding == (0, 0):
-        out, cache = ops.conv_transpose2d_forward(x, w, b, stride, padding)
-        return out, (cache, None)
-    full, cache = ops.conv_transpose2d_forward(x, w, b * 0, stride, 0)
-    (ph, pw), (oh, ow) = padding, output_padding
-    n, c, fh, fw = full.shape
-    height, width = fh - 2 * ph + oh, fw - 2 * pw + ow
-    xp = get_array_module(full)
-    out = xp.zeros((n, c, height, width), dtype=full.dtype)
-    kept = (min(height, fh - ph), min(width, fw - pw))
-    out[:, :, :kept[0], :kept[1]] = full[:, :, ph:ph + kept[0], pw:pw + kept[1]]
-    out += b.reshape(1, -1, 1, 1)
-    return out, (cache, (full.shape, padding, kept))
-
-
-def conv_transpose2d_general_backward(dout, cache):
-    """Gradients of :func:`conv_transpose2d_general_forward`: dx, dw, db."""
-    inner, crop = cache
-    if crop is None:
-        return ops.conv_transpose2d_backward(dout, inner)
-    full_shape, (ph, pw), kept = crop
-    dfull = get_array_module(dout).zeros(full_shape, dtype=dout.dtype)
-    dfull[:, :, ph:ph + kept[0], pw:pw + kept[1]] = dout[:, :, :kept[0], :kept[1]]
-    dx, dw, _ = ops.conv_transpose2d_backward(dfull, inner)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+def _conv2d_backward(dout, cache):
+    """The backward of the op that :func:`_conv2d_forward` ran: dx, dw, db."""
+    backward, cache = cache
+    return backward(dout, cache)
 
 
 class _ConvBase(AffineOpModule):
@@ -142,8 +76,8 @@ class Conv2d(_ConvBase):
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
 
-    forward_op = staticmethod(conv2d_general_forward)
-    backward_op = staticmethod(conv2d_general_backward)
+    forward_op = staticmethod(_conv2d_forward)
+    backward_op = staticmethod(_conv2d_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, init="he", rng=None, dtype=np.float32):
@@ -202,8 +136,8 @@ class ConvTranspose2d(_ConvBase):
         rng: seed or ``numpy.random.Generator`` for the initial weights.
     """
 
-    forward_op = staticmethod(conv_transpose2d_general_forward)
-    backward_op = staticmethod(conv_transpose2d_general_backward)
+    forward_op = staticmethod(ops.conv_transpose2d_general_forward)
+    backward_op = staticmethod(ops.conv_transpose2d_general_backward)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, bias=True, init="he", rng=None, dtype=np.float32):

@@ -131,14 +131,36 @@ class AffineOpModule(Module):
         return dx
 
 
-class Linear(AffineOpModule):
-    """``out = x @ weight + bias`` (lecture 1); x (N, in_features) or (N, ...), out (N, M).
+class OutInAffineOpModule(AffineOpModule):
+    """An ``AffineOpModule`` whose ``weight`` is PyTorch's (out_features, in_features) while
+    its op takes the lectures' (in, out) (``x @ W``): it hands the op ``weight.T`` and takes
+    the transpose of the weight gradient (lecture 1). ``Linear`` and ``TemporalLinear``."""
 
-    Note: ``weight`` is (in_features, out_features), the transpose of PyTorch's layout, as the
-    lectures write ``x @ W``; ``course.interop`` converts state dicts both ways.
+    def forward(self, x):
+        weight = self.weight.T if is_graph_input(x) else self.weight.data.T  # (D, M) for the op
+        return self.call_op(type(self).forward_op, type(self).backward_op, x, weight,
+                            self._bias())
+
+    def backward(self, dout):
+        dx, dweight, dbias = type(self).backward_op(dout, self.recall())
+        self.accumulate(self.weight, get_array_module(dweight).ascontiguousarray(dweight.T))
+        self.accumulate(self.bias, dbias)
+        return dx
+
+    def bias_size(self):
+        return self.weight.shape[0]
+
+
+class Linear(OutInAffineOpModule):
+    """``out = x @ weight.T + bias`` (lecture 1); x (N, in_features) or (N, ...), out (N, M).
+
+    ``weight`` is (out_features, in_features), PyTorch's layout, so that a PyTorch state dict
+    (converted to numpy) loads as it is and computes what PyTorch computes. The op keeps the
+    lectures' ``x @ W`` with W (D, M) (``ops.linear_forward``, assignment 1): the module hands
+    it ``weight.T`` and takes the transpose of its weight gradient.
 
     Args:
-        in_features, out_features: sizes D and M; ``weight`` is (D, M), ``bias`` (M,).
+        in_features, out_features: sizes D and M; ``weight`` is (M, D), ``bias`` (M,).
         bias: False for a layer without bias.
         init: ``"he"`` (ReLU networks) or ``"xavier"`` (tanh/sigmoid networks).
         rng: seed or ``numpy.random.Generator`` for the initial weights (default: drawn from
@@ -155,8 +177,9 @@ class Linear(AffineOpModule):
         check_positive_int("out_features", out_features)
         check_bool("bias", bias)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(init_weight((in_features, out_features), in_features,
-                                            out_features, init, rng, dtype))
+        # drawn as the op's (D, M), stored as (M, D): a seed gives the layer it always gave
+        w = init_weight((in_features, out_features), in_features, out_features, init, rng, dtype)
+        self.weight = Parameter(np.ascontiguousarray(w.T))
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
 
     def extra_repr(self):

@@ -275,8 +275,8 @@ class Module:
         Args:
             state: a mapping of dotted names to numpy (or CuPy) arrays, such as
                 ``np.load("model.npz")``. A PyTorch state dict is refused: convert it with
-                ``course.interop.from_torch_state_dict`` (PyTorch stores Linear weights
-                transposed).
+                ``course.interop.from_torch_state_dict`` (it converts the RNN/LSTM layouts;
+                the other layers already share PyTorch's).
             strict: names must match exactly; with False, missing and unexpected names are
                 skipped and reported. Shapes must match either way.
 

@@ -40,6 +40,12 @@ from course.ops.conv import (
     conv_transpose2d_backward,
     conv_transpose2d_forward,
 )
+from course.ops.conv_general import (
+    conv2d_general_backward,
+    conv2d_general_forward,
+    conv_transpose2d_general_backward,
+    conv_transpose2d_general_forward,
+)
 from course.ops.dropout import dropout_backward, dropout_forward
 from course.ops.embedding import embedding_backward, embedding_forward
 from course.ops.layernorm import layernorm_backward, layernorm_forward
@@ -56,6 +62,8 @@ from course.ops.pool import (
 from course.ops.recurrent import (
     lstm_backward,
     lstm_forward,
+    lstm_states_backward,
+    lstm_states_forward,
     lstm_step_backward,
     lstm_step_forward,
     rnn_backward,

@@ -194,20 +194,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
         h (N, T, H), the hidden state after every step, and a cache for :func:`lstm_backward`.
     """
     _check_sequence(x, h0, Wx, Wh, b, gates=4)
-    xp = get_array_module(x)
-    kernels = kernels_for(x)
-    n, t_steps, d = x.shape
-    hidden = h0.shape[1]
-    xw = (x.reshape(n * t_steps, d) @ Wx + b).reshape(n, t_steps, 4 * hidden)  # all steps
-    h = xp.empty((n, t_steps, hidden), dtype=x.dtype)
-    steps = []  # what each step's backward needs: prev_c, gates, tanh(next_c)
-    prev_h, prev_c = h0, xp.zeros_like(h0)
-    for t in range(t_steps):
-        prev_h, next_c, gates, tanh_c = kernels.lstm_cell_forward(xw[:, t] + prev_h @ Wh, prev_c)
-        steps.append((prev_c, gates, tanh_c))
-        prev_c = next_c
-        h[:, t] = prev_h
-    return h, (x, h0, Wx, Wh, h, steps)
+    states, cache = lstm_states_forward(x, h0, get_array_module(h0).zeros_like(h0), Wx, Wh, b)
+    return states[0, :, 1:], cache
 
 
 def lstm_backward(dh, cache):
@@ -219,22 +207,76 @@ def lstm_backward(dh, cache):
     Returns:
         dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    x, h0, Wx, Wh, h, steps = cache
-    check_gradient("dh", dh, h, h.shape)
+    x, h0 = cache[:2]
+    check_gradient("dh", dh, x, (x.shape[0], x.shape[1], h0.shape[1]))
+    dstates = get_array_module(dh).zeros((2, x.shape[0], x.shape[1] + 1, h0.shape[1]),
+                                         dtype=dh.dtype)
+    dstates[0, :, 1:] = dh
+    dx, dh0, _, dWx, dWh, db = lstm_states_backward(dstates, cache)
+    return dx, dh0, dWx, dWh, db
+
+
+def lstm_states_forward(x, h0, c0, Wx, Wh, b):
+    """An LSTM over whole sequences from a hidden and a cell state, returning both states at
+    every time (lecture 7; what ``nn.LSTM`` runs for PyTorch's ``lstm(x, (h0, c0))``).
+
+    Args:
+        x: (N, T, D) inputs. h0, c0: (N, H) initial hidden and cell states.
+        Wx: (D, 4H), Wh: (H, 4H), b: (4H,), gate order i, f, o, g.
+
+    Returns:
+        states (2, N, T + 1, H): ``states[0, :, t]`` is the hidden state h_t and
+        ``states[1, :, t]`` the cell state c_t at times t = 0 (h0, c0) to T, so
+        ``states[0, :, 1:]`` is the output sequence and ``states[:, :, -1]`` the final
+        (h_T, c_T); and a cache for :func:`lstm_states_backward`.
+    """
+    _check_sequence(x, h0, Wx, Wh, b, gates=4)
+    check_float_array("c0", c0, ndim=2)
+    check_shape("c0", c0, h0.shape)
+    check_same_dtype(x=x, c0=c0)
+    check_same_device(x=x, c0=c0)
+    xp = get_array_module(x)
+    kernels = kernels_for(x)
+    n, t_steps, d = x.shape
+    hidden = h0.shape[1]
+    xw = (x.reshape(n * t_steps, d) @ Wx + b).reshape(n, t_steps, 4 * hidden)  # all steps
+    states = xp.empty((2, n, t_steps + 1, hidden), dtype=x.dtype)
+    states[0, :, 0], states[1, :, 0] = h0, c0
+    steps = []  # what each step's backward needs: gates, tanh(next_c)
+    for t in range(t_steps):
+        next_h, next_c, gates, tanh_c = kernels.lstm_cell_forward(
+            xw[:, t] + states[0, :, t] @ Wh, states[1, :, t])
+        states[0, :, t + 1], states[1, :, t + 1] = next_h, next_c
+        steps.append((gates, tanh_c))
+    return states, (x, h0, Wx, Wh, states, steps)
+
+
+def lstm_states_backward(dstates, cache):
+    """Backpropagation through time for :func:`lstm_states_forward` (lecture 7).
+
+    Args:
+        dstates: (2, N, T + 1, H) upstream gradient of every hidden and cell state.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    x, h0, Wx, Wh, states, steps = cache
+    check_gradient("dstates", dstates, states, states.shape)
     xp = get_array_module(x)
     kernels = kernels_for(x)
     n, t_steps, d = x.shape
     hidden = h0.shape[1]
     da = xp.empty((n, t_steps, 4 * hidden), dtype=x.dtype)
-    dprev_h, dprev_c = xp.zeros_like(h0), xp.zeros_like(h0)
+    dprev_h, dprev_c = dstates[0, :, -1], dstates[1, :, -1]
     for t in reversed(range(t_steps)):
-        prev_c, gates, tanh_c = steps[t]
-        da_t, dprev_c = kernels.lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, prev_c, gates,
+        gates, tanh_c = steps[t]
+        da_t, dprev_c = kernels.lstm_cell_backward(dprev_h, dprev_c, states[1, :, t], gates,
                                                    tanh_c)
         da[:, t] = da_t
-        dprev_h = da_t @ Wh.T
+        dprev_h = da_t @ Wh.T + dstates[0, :, t]
+        dprev_c = dprev_c + dstates[1, :, t]
     da = da.reshape(n * t_steps, 4 * hidden)
     dx = (da @ Wx.T).reshape(x.shape)
     dWx = x.reshape(n * t_steps, d).T @ da
-    dWh = _previous_states(h0, h).T @ da
-    return dx, dprev_h, dWx, dWh, da.sum(axis=0)
+    dWh = states[0, :, :-1].reshape(n * t_steps, hidden).T @ da
+    return dx, dprev_h, dprev_c, dWx, dWh, da.sum(axis=0)

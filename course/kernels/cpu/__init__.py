@@ -15,6 +15,11 @@ from course.kernels.cpu.conv import (
     conv2d_backward_weight,
     conv2d_forward,
 )
+from course.kernels.cpu.conv_general import (
+    conv2d_general_backward_data,
+    conv2d_general_backward_weight,
+    conv2d_general_forward,
+)
 from course.kernels.cpu.dropout import dropout_backward, dropout_forward
 from course.kernels.cpu.norm import (
     batchnorm_backward,

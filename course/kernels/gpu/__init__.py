@@ -13,6 +13,11 @@ from course.kernels.gpu.conv import (
     conv2d_backward_weight,
     conv2d_forward,
 )
+from course.kernels.gpu.conv_general import (
+    conv2d_general_backward_data,
+    conv2d_general_backward_weight,
+    conv2d_general_forward,
+)
 from course.kernels.gpu.dropout import dropout_backward, dropout_forward
 from course.kernels.gpu.norm import (
     batchnorm_backward,

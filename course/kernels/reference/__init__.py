@@ -16,6 +16,11 @@ from course.kernels.reference.conv import (
     conv2d_backward_weight,
     conv2d_forward,
 )
+from course.kernels.reference.conv_general import (
+    conv2d_general_backward_data,
+    conv2d_general_backward_weight,
+    conv2d_general_forward,
+)
 from course.kernels.reference.dropout import dropout_backward, dropout_forward
 from course.kernels.reference.norm import (
     batchnorm_backward,

@@ -1,0 +1,130 @@
+"""PyTorch's convolution options: ``dilation`` and ``groups``, and the transposed convolution's
+``output_padding`` (lecture 3; what ``nn.Conv2d`` and ``nn.ConvTranspose2d`` run).
+
+- ``groups``: the input channels split into ``groups`` equal groups, and so do the filters;
+  each filter sees only its group's channels: w is (F, C / groups, KH, KW).
+- ``dilation``: the kernel's taps are spread ``dilation`` pixels apart, so a KxK kernel covers
+  ``(K - 1) * dilation + 1`` pixels with K*K weights.
+- ``output_padding``: a transposed convolution with stride s can produce any of s output sizes
+  (the convolution it undoes maps them all to the same size); ``output_padding`` rows and
+  columns added at the bottom and right pick the larger ones, as in PyTorch. No kernel of its
+  own: the data gradient of a convolution of the larger input is that output.
+
+The convolution runs the kernels ``conv2d_general_*`` (reference loops, Numba, CuPy);
+``nn.Conv2d`` sends a plain one (``dilation=1``, ``groups=1``) to ``ops.conv2d_forward``, the
+op of assignment a2, with its tuned kernels.
+"""
+
+from course.backend import kernels_for
+from course.kernels.shapes import conv_output_size, conv_transpose_output_size
+from course.ops.checks import check_int_pair, check_positive_int, check_shape
+from course.ops.conv import (
+    _check_conv_inputs,
+    _check_dout,
+    _check_output_size,
+    conv_transpose2d_backward,
+)
+
+
+def _spans(w, dilation):
+    """Pixels (rows, columns) covered by w's kernel with ``dilation``."""
+    return tuple((w.shape[2 + a] - 1) * dilation[a] + 1 for a in (0, 1))
+
+
+def _output_size(x, w, stride, padding, dilation):
+    spans = _spans(w, dilation)
+    return tuple(conv_output_size(x.shape[2 + a], spans[a], stride[a], padding[a])
+                 for a in (0, 1))
+
+
+def conv2d_general_forward(x, w, b, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution with PyTorch's ``dilation`` and ``groups`` (lecture 3).
+
+    Args:
+        x: (N, C, H, W) inputs.
+        w: (F, C / groups, KH, KW) filters; filter f sees the channels of group
+            ``f // (F / groups)``.
+        b: (F,) biases.
+        stride, padding: int or pair, as in :func:`course.ops.conv2d_forward`.
+        dilation: int or (DH, DW) >= 1, the spacing of the kernel's taps.
+        groups: int >= 1 dividing C and F.
+
+    Returns:
+        out: (N, F, Ho, Wo) with ``Ho = (H + 2 * PH - (KH - 1) * DH - 1) // SH + 1`` (likewise
+        Wo), and a cache for :func:`conv2d_general_backward`.
+    """
+    stride, padding = _check_conv_inputs(x, w, b, stride, padding)
+    dilation = check_int_pair("dilation", dilation, 1)
+    check_positive_int("groups", groups)
+    if w.shape[0] % groups:
+        raise ValueError(f"groups ({groups}) must divide the {w.shape[0]} filters of w "
+                         f"{tuple(w.shape)}")
+    if x.shape[1] != w.shape[1] * groups:
+        raise ValueError(f"x must have groups * w.shape[1] = {w.shape[1] * groups} channels, "
+                         f"got x of shape {tuple(x.shape)} (w {tuple(w.shape)}, groups "
+                         f"{groups})")
+    check_shape("b", b, (w.shape[0],))
+    output_size = _output_size(x, w, stride, padding, dilation)
+    _check_output_size("conv2d", output_size, x, w, stride, padding)
+    out = kernels_for(x).conv2d_general_forward(x, w, b, stride, padding, dilation, groups)
+    return out, (x, w, stride, padding, dilation, groups)
+
+
+def conv2d_general_backward(dout, cache):
+    """Gradients of :func:`conv2d_general_forward` (lecture 3).
+
+    Args:
+        dout: (N, F, Ho, Wo) upstream gradient. cache: from :func:`conv2d_general_forward`.
+
+    Returns:
+        dx (N, C, H, W), dw (F, C / groups, KH, KW), db (F,).
+    """
+    x, w, stride, padding, dilation, groups = cache
+    _check_dout(dout, (x.shape[0], w.shape[0]) + _output_size(x, w, stride, padding, dilation),
+                x)
+    kernels = kernels_for(x)
+    dx = kernels.conv2d_general_backward_data(dout, w, x.shape[2:], stride, padding, dilation,
+                                              groups)
+    dw = kernels.conv2d_general_backward_weight(dout, x, w.shape[2:], stride, padding, dilation,
+                                                groups)
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=0):
+    """Transposed convolution with PyTorch's ``output_padding`` (lecture 3).
+
+    Args:
+        x, w, b, stride, padding: as in :func:`course.ops.conv_transpose2d_forward`.
+        output_padding: int or (OH, OW), each smaller than its stride: rows and columns added
+            at the bottom and right.
+
+    Returns:
+        out: (N, C_out, Ho + OH, Wo + OW), Ho and Wo those of ``conv_transpose2d_forward``,
+        and a cache for :func:`conv_transpose2d_general_backward`.
+    """
+    stride, padding = _check_conv_inputs(x, w, b, stride, padding)
+    output_padding = check_int_pair("output_padding", output_padding, 0)
+    if any(o >= s for o, s in zip(output_padding, stride, strict=True)):
+        raise ValueError(f"output_padding must be smaller than the stride {stride}, got "
+                         f"{output_padding}")
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w must have {x.shape[1]} input channels (its first axis) to match x "
+                         f"{tuple(x.shape)}, got w of shape {tuple(w.shape)}")
+    check_shape("b", b, (w.shape[1],))
+    output_size = tuple(
+        conv_transpose_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a])
+        + output_padding[a] for a in (0, 1))
+    _check_output_size("conv_transpose2d", output_size, x, w, stride, padding)
+    out = kernels_for(x).conv2d_backward_data(x, w, output_size, stride, padding)
+    out += b.reshape(1, -1, 1, 1)
+    return out, (x, w, stride, padding, output_size)
+
+
+def conv_transpose2d_general_backward(dout, cache):
+    """Gradients of :func:`conv_transpose2d_general_forward` (lecture 3): those of
+    :func:`course.ops.conv_transpose2d_backward`, whose cache records the output size.
+
+    Returns:
+        dx (N, C_in, H, W), dw (C_in, C_out, KH, KW), db (C_out,).
+    """
+    return conv_transpose2d_backward(dout, cache)
