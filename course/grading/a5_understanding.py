@@ -130,7 +130,7 @@ def network_params(inputs):
 
 
 def score_sum(model, x, target):
-    """``f() -> scores[n, target_n]`` (N,) of the reference model, for numerical gradients."""
+    """``f() -> scores[n, target_n]`` (N,) of ``model``, for numerical gradients."""
     return lambda: model.forward(x)[np.arange(len(x)), target]
 
 
@@ -173,20 +173,22 @@ class NetworkCheck(Check):
         if failed:
             return failed
         x = np.array(inputs["x"], dtype=np.float64)
-        return self.compare(reference_model(network_params(inputs)), x, self.target(inputs),
+        params = network_params(inputs)
+        return self.compare(reference_model(params), Network(params), x, self.target(inputs),
                             inputs, outputs["out"])
 
 
 class SaliencyCheck(NetworkCheck):
-    """``saliency(model, x, target)`` against ``course.interpret.saliency`` and against the
-    numerical gradient of the target scores."""
+    """``saliency(model, x, target)`` against ``course.interpret.saliency`` (on the same
+    network built from ``course.nn``) and against the numerical gradient of the target scores
+    (finite differences of the numpy :class:`Network`'s forward pass, which is fast)."""
 
-    def compare(self, model, x, target, inputs, out):
+    def compare(self, model, plain, x, target, inputs, out):
         from course import interpret
 
         expected = interpret.saliency(model, x, target)
         rows = np.broadcast_to(np.asarray(target), (len(x),))
-        numerical = numerical_gradients(score_sum(model, x, rows), {"x": x}, ["x"],
+        numerical = numerical_gradients(score_sum(plain, x, rows), {"x": x}, ["x"],
                                         np.ones(len(x)))["x"]
         shown = compare([("saliency", out, np.abs(numerical).max(axis=1),
                           "the numerical gradient")], GRAD_TOL, self.label, "wrong gradient")
@@ -199,7 +201,7 @@ class OcclusionCheck(NetworkCheck):
     """``occlusion_map(model, x, target, patch, stride, fill)`` against
     ``course.interpret.occlusion_map``."""
 
-    def compare(self, model, x, target, inputs, out):
+    def compare(self, model, plain, x, target, inputs, out):
         from course import interpret
 
         patch, stride, fill = (inputs[name].item() for name in self.extra)
@@ -213,13 +215,13 @@ class FgsmCheck(NetworkCheck):
     each step against the numerical gradient of the loss (pixels whose gradient is too small
     to have a reliable sign are left out)."""
 
-    def compare(self, model, x, target, inputs, out):
+    def compare(self, model, plain, x, target, inputs, out):
         from course import interpret, ops
 
         eps = inputs["eps"].item()
         expected, _ = interpret.fgsm(model, x, target, eps)
         _, dx = interpret.loss_gradient(model, x, target)
-        numerical = numerical_gradients(lambda: ops.softmax_loss(model.forward(x), target)[0],
+        numerical = numerical_gradients(lambda: ops.softmax_loss(plain.forward(x), target)[0],
                                         {"x": x}, ["x"], 1.0)["x"]
         reliable = np.abs(dx) > 1e-6 * np.abs(dx).max()
         if np.shape(out) != x.shape:
