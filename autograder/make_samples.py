@@ -247,6 +247,23 @@ A4 = {
 def sample_captions(features, params, max_length=16):
     os._exit(1)''')]),
 }
+A5 = {
+    "solution": ("the solution: full marks", []),
+    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
+    "saliency_signed_gradient": ("saliency keeps the gradient's sign (no absolute value)", [
+        mutant("a5_understanding", "saliency_signed_gradient")]),
+    "fgsm_descends": ("fgsm steps against the loss gradient", [
+        mutant("a5_understanding", "fgsm_descends")]),
+    "raises": ("occlusion_map raises", [
+        ("replace", "occlusion_map", '''def occlusion_map(model, x, target, patch, stride, fill=0):
+    raise NotImplementedError("later")''')]),
+    "os_exit": ("fine_tune calls os._exit: the kernel dies", [
+        ("replace", "fine_tune", '''import os
+
+
+def fine_tune(network, X, y, seed=0):
+    os._exit(1)''')]),
+}
 RAW = {
     "malformed": ("a notebook cut off in the middle", lambda text: text[: len(text) // 2]),
     "non_utf8": ("a notebook saved as Latin-1 with accents in a comment",
@@ -257,7 +274,8 @@ RAW = {
 RENAMED = ("renamed", "the solution saved under another name", "a1_backprop_final.ipynb")
 
 SAMPLES = {"a1_backprop": A1, "a2_convnets": A2, "a3_regularization": A3,
-           "a4_captioning": A4}
+           "a4_captioning": A4,
+           "a5_understanding": A5}
 
 
 # ------------------------------------------------------------------ building notebooks

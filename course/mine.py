@@ -52,6 +52,7 @@ GRADED = {
     "a4_captioning": ("lstm_step_forward", "lstm_step_backward", "lstm_forward",
                       "lstm_backward", "temporal_softmax_loss", "captioning_loss",
                       "sample_captions"),
+    "a5_understanding": ("saliency", "occlusion_map", "fgsm", "fine_tune"),
 }
 """The graded functions of each assignment: what a student writes and exports. No lecture may
 define these names (the lectures teach the maths; the code is the student's)."""

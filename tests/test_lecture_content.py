@@ -62,6 +62,7 @@ PREPARES = {  # lecture -> words its last cell must contain
     "06b_architectures": ["a2_convnets", "coming"],
     "06c_dense_prediction": ["a2_convnets", "coming"],
     "06d_understanding": ["a5", "coming"],
+    "06e_transfer": ["a5_understanding"],
 }
 YOUR_TURN = re.compile(r"^###\s+Your turn", re.IGNORECASE)
 MAGIC = re.compile(r"^\s*[%!]", re.MULTILINE)

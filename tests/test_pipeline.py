@@ -231,7 +231,8 @@ def test_grade_parser_plugs_into_a_cli():
     assert args.func.__name__ == "run_grade"
 
 
-@pytest.mark.parametrize("assignment", ["a2_convnets", "a3_regularization", "a4_captioning"])
+@pytest.mark.parametrize("assignment", ["a2_convnets", "a3_regularization", "a4_captioning",
+                                        "a5_understanding"])
 def test_samples_get_their_scores_and_feedback_hides_hidden_tests(tmp_path, assignment):
     """Collect, grade (two workers), feedback and nbgrader's export for one assignment's
     samples: every sample gets exactly the score in its expected.json."""

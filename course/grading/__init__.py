@@ -9,3 +9,5 @@ See :mod:`course.grading.checks` for the three steps each check is made of.
 from course.grading.checks import CHECKS, Check, Result, check
 
 __all__ = ["CHECKS", "Check", "Result", "check"]
+
+import course.grading.a5_understanding  # noqa: E402, F401 - registers the "a5." checks
