@@ -54,7 +54,7 @@ GRADED = {
     "a4_captioning": ("lstm_step_forward", "lstm_step_backward", "lstm_forward",
                       "lstm_backward", "temporal_softmax_loss", "captioning_loss",
                       "sample_captions"),
-    "a6_fast_kernels": ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "bias_relu",
+    "a6_fast_kernels": ("im2col", "col2im_fast", "maxpool_forward", "maxpool_backward", "bias_relu",
                         "relu_gpu", "im2col_gpu"),
 }
 """The graded functions of each assignment: what a student writes and exports. No lecture may

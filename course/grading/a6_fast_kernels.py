@@ -4,7 +4,7 @@ The student writes five CPU kernels that fill arrays they are given (stride and 
 ints, as in the other assignments; ``Ho = (H + 2 * padding - KH) // stride + 1``):
 
     im2col(x, kh, kw, stride, padding, cols)     x (N, C, H, W) -> cols (C*KH*KW, N*Ho*Wo)
-    col2im(cols, kh, kw, stride, padding, dx)    the adjoint: cols -> dx (N, C, H, W)
+    col2im_fast(cols, kh, kw, stride, padding, dx)    the adjoint: cols -> dx (N, C, H, W)
     maxpool_forward(x, size, stride, out, argmax)    out, argmax (N, C, Ho, Wo); argmax int64
     maxpool_backward(dout, argmax, dx)           dout (N, C, Ho, Wo) -> dx (N, C, H, W)
     bias_relu(x, b, out)                         out = max(x + b[f], 0), x (N, F, H, W)
@@ -243,8 +243,8 @@ def make_bias_relu(rng, n, c, h, w):
 KERNELS = {
     "im2col": Kernel("im2col", ("x",), ("kh", "kw", "stride", "padding"), _im2col_outputs,
                      reference_im2col, make_im2col),
-    "col2im": Kernel("col2im", ("cols",), ("kh", "kw", "stride", "padding"), _col2im_outputs,
-                     reference_col2im, make_col2im),
+    "col2im_fast": Kernel("col2im_fast", ("cols",), ("kh", "kw", "stride", "padding"),
+                          _col2im_outputs, reference_col2im, make_col2im),
     "maxpool_forward": Kernel("maxpool_forward", ("x",), ("size", "stride"), _pool_outputs,
                               reference_maxpool_forward, make_pool),
     "maxpool_backward": Kernel("maxpool_backward", ("dout", "argmax"), (),
@@ -418,7 +418,7 @@ FORBIDDEN = ("course.kernels.cpu.conv._im2col", "course.kernels.cpu.conv._col2im
 
 CONV = {"n": 2, "c": 3, "h": 5, "w": 5, "k": 3, "stride": 1, "padding": 1}
 POOL = {"n": 2, "c": 3, "h": 4, "w": 4, "size": 2, "stride": 2}
-for _kernel, _defaults, _races in (("im2col", CONV, False), ("col2im", CONV, True),
+for _kernel, _defaults, _races in (("im2col", CONV, False), ("col2im_fast", CONV, True),
                                    ("maxpool_forward", POOL, False),
                                    ("maxpool_backward", POOL, True),
                                    ("bias_relu", {"n": 2, "c": 3, "h": 4, "w": 5}, False)):
@@ -429,12 +429,12 @@ for _kernel, _defaults, _races in (("im2col", CONV, False), ("col2im", CONV, Tru
 # Speed: a ratio to the reference loops, measured in one run
 
 
-SPEED = {"im2col": {"n": 8, "c": 6, "h": 14, "w": 14, "k": 5, "stride": 1, "padding": 0},
-         "col2im": {"n": 8, "c": 6, "h": 14, "w": 14, "k": 5, "stride": 1, "padding": 0},
-         "maxpool_forward": {"n": 8, "c": 6, "h": 28, "w": 28, "size": 2, "stride": 2},
-         "maxpool_backward": {"n": 8, "c": 6, "h": 28, "w": 28, "size": 2, "stride": 2},
-         "bias_relu": {"n": 8, "c": 6, "h": 28, "w": 28}}
-"""A batch of 8 through LeNet-5's layers: the second convolution's windows (6 channels of
+SPEED = {"im2col": {"n": 4, "c": 6, "h": 14, "w": 14, "k": 5, "stride": 1, "padding": 0},
+         "col2im_fast": {"n": 4, "c": 6, "h": 14, "w": 14, "k": 5, "stride": 1, "padding": 0},
+         "maxpool_forward": {"n": 4, "c": 6, "h": 28, "w": 28, "size": 2, "stride": 2},
+         "maxpool_backward": {"n": 4, "c": 6, "h": 28, "w": 28, "size": 2, "stride": 2},
+         "bias_relu": {"n": 4, "c": 6, "h": 28, "w": 28}}
+"""A batch of 4 through LeNet-5's layers: the second convolution's windows (6 channels of
 14x14, 5x5 filters) and the first layer's 6 maps of 28x28 for pooling and bias + ReLU."""
 
 SPEEDUP = 20.0
@@ -595,7 +595,7 @@ def train_on_kernels(functions, inputs):
     """conv 3x3 (padding 1) - bias + ReLU - 2x2 max pool - linear - softmax, its forward and
     backward passes made of the student's five kernels and matrix products; minibatch Adam.
     Returns the held-out scores (N, 10)."""
-    im2col, col2im, pool_forward, pool_backward, bias_relu = functions
+    im2col, col2im_fast, pool_forward, pool_backward, bias_relu = functions
     X, y, X_test = inputs["X_train"], inputs["y_train"], inputs["X_test"]
     rng = np.random.default_rng(int(inputs["seed"]))
     filters = int(inputs["filters"])
@@ -641,7 +641,7 @@ def train_on_kernels(functions, inputs):
             adam_steps(params, grads, state, float(inputs["learning_rate"]), step)
             dcols = params["W1"].T @ g  # col2im: the data gradient, as a deeper layer needs
             dx = np.empty(xb.shape)
-            col2im(dcols, 3, 3, 1, 1, dx)
+            col2im_fast(dcols, 3, 3, 1, 1, dx)
     return np.concatenate([forward(np.ascontiguousarray(X_test[i:i + 120]))[0]
                            for i in range(0, len(X_test), 120)])
 

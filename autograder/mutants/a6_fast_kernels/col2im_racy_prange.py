@@ -1,11 +1,11 @@
 """col2im: the prange runs over the output rows and scatters into dx, so where windows overlap
 two iterations add into the same pixel: right on one thread, a race on several."""
-# cell: col2im
+# cell: col2im_fast
 from numba import njit, prange
 
 
 @njit(parallel=True)
-def col2im(cols, kh, kw, stride, padding, dx):
+def col2im_fast(cols, kh, kw, stride, padding, dx):
     n, c, h, w = dx.shape
     ho = (h + 2 * padding - kh) // stride + 1
     wo = (w + 2 * padding - kw) // stride + 1
