@@ -405,7 +405,7 @@ class KernelCheck(Check):
                                  f"both add into element {where} of the output: a race when "
                                  f"threads run them at the same time (parallelise over what "
                                  f"each iteration writes alone, e.g. the (n, c) planes)",
-                          "race", math.inf)
+                          "wrong value", math.inf)
         entries = [(name, outputs[name], value, "the reference")
                    for name, value in expected.items()]
         return compare(entries, self.tol, label, "wrong value")
