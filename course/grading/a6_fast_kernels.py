@@ -438,9 +438,11 @@ SPEED = {"im2col": {"n": 4, "c": 6, "h": 14, "w": 14, "k": 5, "stride": 1, "padd
 14x14, 5x5 filters) and the first layer's 6 maps of 28x28 for pooling and bias + ReLU."""
 
 SPEEDUP = 20.0
-"""Each kernel must be at least this many times faster than its reference loops. The
-solution's kernels are 150x to 700x faster in the one-thread sandbox (see
-``benchmarks/bench_a6_grading.py``); a kernel left as Python is about 1x."""
+"""Each kernel must be at least this many times faster than its reference loops. On the
+project's shared 2-core machine, with one Numba thread and a busy loop running beside it, the
+solution's slowest kernel was 367x faster in 10 runs (max pooling; the others 500x to 45,000x)
+and a kernel left as Python 1.0x-1.1x (``benchmarks/bench_a6_grading.py``): the threshold is
+18 times below the worst of those runs and 20 times above the uncompiled kernel."""
 
 
 class SpeedCheck(Check):
