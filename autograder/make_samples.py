@@ -264,6 +264,14 @@ A5 = {
 def fine_tune(network, X, y, seed=0):
     os._exit(1)''')]),
 }
+A6 = {
+    "solution": ("the solution: full marks", []),
+    "blank": ("the release, unanswered: zero, no crash", [("blank",)]),
+    "col2im_racy_prange": ("col2im scatters from a prange over output rows: a race where "
+                           "windows overlap", [mutant("a6_fast_kernels", "col2im_racy_prange")]),
+    "bias_relu_not_compiled": ("bias_relu without @njit: correct, no faster than the reference",
+                               [mutant("a6_fast_kernels", "bias_relu_not_compiled")]),
+}
 RAW = {
     "malformed": ("a notebook cut off in the middle", lambda text: text[: len(text) // 2]),
     "non_utf8": ("a notebook saved as Latin-1 with accents in a comment",
@@ -275,7 +283,8 @@ RENAMED = ("renamed", "the solution saved under another name", "a1_backprop_fina
 
 SAMPLES = {"a1_backprop": A1, "a2_convnets": A2, "a3_regularization": A3,
            "a4_captioning": A4,
-           "a5_understanding": A5}
+           "a5_understanding": A5,
+           "a6_fast_kernels": A6}
 
 
 # ------------------------------------------------------------------ building notebooks

@@ -24,8 +24,10 @@ Rules of the export:
 - a function whose body still raises ``NotImplementedError`` (the released stub) is not
   exported, so an unfinished exercise falls back to the library's op;
 - exporting again replaces the functions of that name in the assignment's file and keeps the
-  others; an exported module starts with ``import math`` and ``import numpy as np``, so put
-  any other import inside your function;
+  others; an exported module starts with ``import math``, ``import numpy as np`` and
+  ``from numba import njit, prange``, so put any other import inside your function;
+- a Numba kernel (``@njit``, assignment 6) is exported as its Python source, decorator
+  included, and compiled again when the library is loaded;
 - nothing is exported while nbgrader autogrades (``NBGRADER_EXECUTION`` is set): grading reads
   only the submitted notebook, never this folder (a later assignment's checks use the
   library's reference for the earlier parts).
@@ -53,6 +55,8 @@ GRADED = {
                       "lstm_backward", "temporal_softmax_loss", "captioning_loss",
                       "sample_captions"),
     "a5_understanding": ("saliency", "occlusion_map", "fgsm", "fine_tune"),
+    "a6_fast_kernels": ("im2col", "col2im_fast", "maxpool_forward", "maxpool_backward", "bias_relu",
+                        "relu_gpu", "im2col_gpu"),
 }
 """The graded functions of each assignment: what a student writes and exports. No lecture may
 define these names (the lectures teach the maths; the code is the student's)."""
@@ -65,6 +69,7 @@ Export again from the notebook rather than editing this file by hand.
 import math
 
 import numpy as np
+from numba import njit, prange
 '''
 
 
@@ -90,6 +95,12 @@ def _source(function):
     return inspect.getsource(function).strip("\n") + "\n"
 
 
+def _python_function(value):
+    """The Python function of a Numba kernel (``@njit``), or ``value`` itself."""
+    py_func = getattr(value, "py_func", None)
+    return py_func if isinstance(py_func, types.FunctionType) else value
+
+
 def _helpers(function, exported):
     """Functions of the notebook (same globals, not from a library) that ``function`` calls
     and that are not exported yet, found through its code's global names. Graded functions
@@ -102,7 +113,7 @@ def _helpers(function, exported):
         if isinstance(const, types.CodeType):
             names |= set(const.co_names)
     for name in sorted(names):
-        value = function.__globals__.get(name)
+        value = _python_function(function.__globals__.get(name))
         if (isinstance(value, types.FunctionType) and name not in exported
                 and name not in graded and value.__module__ == function.__module__
                 and value.__globals__ is function.__globals__):
@@ -139,7 +150,7 @@ def export(assignment, *functions, quiet=False):
         return []
     queue, sources, skipped = list(functions), {}, []
     while queue:
-        function = queue.pop(0)
+        function = _python_function(queue.pop(0))
         if not isinstance(function, types.FunctionType):
             raise TypeError(f"export takes functions, got {type(function).__name__}")
         name = function.__name__
@@ -198,7 +209,8 @@ def load(folder=None):
         vars(module).update(functions)
         spec.loader.exec_module(module)
         for name, value in list(vars(module).items()):
-            if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            if (isinstance(_python_function(value), types.FunctionType)
+                    and getattr(value, "__module__", None) == module.__name__):
                 functions[name], origin[name] = value, stem
     return Library(functions, origin)
 

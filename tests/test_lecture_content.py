@@ -57,11 +57,11 @@ PREPARES = {  # lecture -> words its last cell must contain
     "06_batchnorm": ["a3_regularization"],
     "07_lstm": ["a4_captioning"],
     "08_captioning": ["a4_captioning"],
-    "09_gpu": ["a6", "coming"],
+    "09_gpu": ["a6_fast_kernels"],
     "02b_autograd": ["a1_backprop"],
     "06b_architectures": ["a2_convnets", "coming"],
     "06c_dense_prediction": ["a2_convnets", "coming"],
-    "06d_understanding": ["a5", "coming"],
+    "06d_understanding": ["a5_understanding"],
     "06e_transfer": ["a5_understanding"],
 }
 YOUR_TURN = re.compile(r"^###\s+Your turn", re.IGNORECASE)
