@@ -42,7 +42,7 @@ class Network:
     """A multilayer perceptron on images, numpy only: flatten, then ``linear - ReLU`` layers and
     a last linear layer giving the scores (lecture 6e).
 
-    ``params`` holds ``W1, b1, ..., WL, bL`` (``Wi`` of shape (in, out), as ``nn.Linear``).
+    ``params`` holds ``W1, b1, ..., WL, bL`` (``Wi`` of shape (in, out), as ``ops.linear_forward``).
     ``forward(x)``: x (N, C, H, W) (or (N, D)) -> scores (N, K). ``backward(dscores)``: the
     gradient of the input (x's shape), after filling ``grads`` (keyed like ``params``).
     """
@@ -92,8 +92,9 @@ def reference_model(params):
     layers = [nn.Flatten()]
     for i in range(1, count + 1):
         w = np.array(params[f"W{i}"], dtype=np.float64)
-        linear = nn.Linear(*w.shape, dtype=np.float64)
-        linear.weight.data, linear.bias.data = w, np.array(params[f"b{i}"], dtype=np.float64)
+        linear = nn.Linear(*w.shape, dtype=np.float64)  # nn.Linear keeps (out, in): w.T
+        linear.weight.data = np.ascontiguousarray(w.T)
+        linear.bias.data = np.array(params[f"b{i}"], dtype=np.float64)
         layers += [linear, nn.ReLU()] if i < count else [linear]
     return nn.Sequential(*layers)
 
