@@ -56,20 +56,27 @@ def conv2d_general_forward(x, w, b, stride=1, padding=0, dilation=(1, 1), groups
     return out, (caches, dilation)
 
 
-def conv2d_general_backward(dout, cache):
-    """Gradients of :func:`conv2d_general_forward`: dx, dw, db."""
+def conv2d_general_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
+    """Gradients of :func:`conv2d_general_forward`: dx, dw, db (None where ``need_*`` is
+    False, as ``ops.conv2d_backward``)."""
     caches, dilation = cache
     xp = get_array_module(dout)
     f_out = dout.shape[1] // len(caches) if getattr(dout, "ndim", 0) == 4 else 0
+    needs = {"need_dx": need_dx, "need_dw": need_dw, "need_db": need_db}
+    skip = {} if all(needs.values()) else needs  # use("mine")'s ops take no need_*
     if len(caches) == 1:
-        parts = [ops.conv2d_backward(dout, caches[0])]
+        parts = [ops.conv2d_backward(dout, caches[0], **skip)]
     else:
-        parts = [ops.conv2d_backward(xp.ascontiguousarray(dout[:, g * f_out:(g + 1) * f_out]), c)
+        parts = [ops.conv2d_backward(xp.ascontiguousarray(dout[:, g * f_out:(g + 1) * f_out]), c,
+                                     **skip)
                  for g, c in enumerate(caches)]
-    dx, dw, db = (xp.concatenate(list(grads), axis=axis) if len(parts) > 1 else grads[0]
+    dx, dw, db = (grads[0] if len(parts) == 1 or grads[0] is None
+                  else xp.concatenate(list(grads), axis=axis)
                   for grads, axis in zip(zip(*parts, strict=True), (1, 0, 0), strict=True))
     dh, dwid = dilation
-    return dx, xp.ascontiguousarray(dw[:, :, ::dh, ::dwid]), db
+    if dw is not None:
+        dw = xp.ascontiguousarray(dw[:, :, ::dh, ::dwid])
+    return dx, dw, db
 
 
 def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)):
@@ -91,16 +98,21 @@ def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_paddin
     return out, (cache, (full.shape, padding, kept))
 
 
-def conv_transpose2d_general_backward(dout, cache):
-    """Gradients of :func:`conv_transpose2d_general_forward`: dx, dw, db."""
+def conv_transpose2d_general_backward(dout, cache, *, need_dx=True, need_dw=True,
+                                      need_db=True):
+    """Gradients of :func:`conv_transpose2d_general_forward`: dx, dw, db (None where
+    ``need_*`` is False)."""
     inner, crop = cache
     if crop is None:
-        return ops.conv_transpose2d_backward(dout, inner)
+        skip = {} if need_dx and need_dw and need_db else {
+            "need_dx": need_dx, "need_dw": need_dw, "need_db": need_db}
+        return ops.conv_transpose2d_backward(dout, inner, **skip)
     full_shape, (ph, pw), kept = crop
     dfull = get_array_module(dout).zeros(full_shape, dtype=dout.dtype)
     dfull[:, :, ph:ph + kept[0], pw:pw + kept[1]] = dout[:, :, :kept[0], :kept[1]]
-    dx, dw, _ = ops.conv_transpose2d_backward(dfull, inner)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+    dx, dw, _ = ops.conv_transpose2d_backward(dfull, inner, need_dx=need_dx, need_dw=need_dw,
+                                              need_db=False)
+    return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
 
 
 class _ConvBase(AffineOpModule):
