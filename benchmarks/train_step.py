@@ -19,6 +19,7 @@ step's time with it to the time without it, for course (and torch): on a 2-core 
 step should take at most 2.5x its idle time, whatever the BLAS and Numba thread settings.
 
     PYTHONPATH=. python benchmarks/train_step.py
+    PYTHONPATH=. python benchmarks/train_step.py --threads 1 --clock cpu   # on a busy machine
     PYTHONPATH=. python benchmarks/train_step.py --under-load
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/train_step.py --under-load
 """
@@ -289,6 +290,11 @@ def main():
     parser.add_argument("--steps", type=int, default=15,
                         help="steps timed idle and under load (--under-load)")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for Numba, BLAS and torch (default: Numba's count)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall time, or this process's CPU time (steadier on a shared "
+                             "machine, comparable between libraries only with --threads 1)")
     parser.add_argument("--first-call", action="store_true",
                         help="internal: time this process's first step and print it")
     args = parser.parse_args()
@@ -296,6 +302,17 @@ def main():
         print(first_step_seconds())
         return
     torch = None if args.no_torch else bench_conv.torch_on("cpu")
+    if args.threads:
+        import numba
+        from threadpoolctl import threadpool_limits
+
+        import course  # noqa: F401  chooses Numba's threading layer before set_num_threads
+
+        numba.set_num_threads(args.threads)
+        threadpool_limits(args.threads, user_api="blas")
+        if torch:
+            torch.set_num_threads(args.threads)
+    bench_conv.CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     print(describe_machine())
     if torch:
         print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads")
@@ -305,6 +322,8 @@ def main():
     cold, warm = measure_first_steps()
     print(f"first LeNet-5 training step in a fresh process: {cold:.1f} s with an empty Numba "
           f"cache (compiling), {warm:.2f} s with the cache warm\n")
+    print(f"{args.clock} clock, best of {args.rounds} alternating rounds of {args.repeats} "
+          f"steps")
     print_speed(torch, args.models, args.rounds, args.repeats)
 
 
