@@ -3,9 +3,10 @@
     PYTHONPATH=. python benchmarks/bench_lstm.py [--threads 2] [--repeats 20]
 
 Both run in the same process with the same number of threads (numpy's BLAS, Numba and torch),
-on N64 T16 D128 H256 float32, and the ratio of median times to torch's is printed: below 1
-means faster than torch. The course op is timed with its fast kernels ("numba") and with the
-readable numpy kernels ("reference").
+on N64 T16 D128 H256 float32, taking turns round after round, each keeping its fastest round's
+median (``bench_conv.race``); the ratio to torch's time is printed: below 1 means faster. The
+course op is timed with its fast kernels ("numba") and with the readable numpy kernels
+("reference").
 
 On a machine where other jobs compete for the cores, use ``--threads 1 --clock cpu``: a
 multi-threaded BLAS whose threads spin-wait for each other then slows down by 10x or more, and
@@ -14,7 +15,9 @@ the process's CPU time per run is a steadier measure than the wall-clock time.
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 SHAPE = (64, 16, 128, 256)  # N, T, D, H: the layer timed here and by python -m course.check_gpu
 
@@ -47,7 +50,8 @@ def course_step(x, h0, wx, wh, b, dh):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--shape", type=int, nargs=4, default=SHAPE,
                         metavar=("N", "T", "D", "H"))
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -63,7 +67,9 @@ def main():
     import torch
 
     from course.backend import use
-    from course.roofline import median_time
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_conv
 
     torch.set_num_threads(args.threads)
     n, t, d, h = args.shape
@@ -84,13 +90,12 @@ def main():
         out, _ = lstm(tx, (th0, tc0))
         out.backward(tdh)
 
-    clock = time.perf_counter if args.clock == "wall" else time.process_time
-    times = {name: median_time(step, args.repeats, warmup=1, clock=clock)  # warm-up: the JIT
-             for name, step in [("torch.nn.LSTM", torch_step),
-                                ("course (numba kernels)", fast_step),
-                                ("course (reference kernels)", reference_step)]}
+    bench_conv.CLOCK = time.perf_counter if args.clock == "wall" else time.process_time
+    times = bench_conv.race({"torch.nn.LSTM": torch_step, "course (numba kernels)": fast_step,
+                             "course (reference kernels)": reference_step},
+                            args.rounds, args.repeats)
     print(f"LSTM forward+backward, N{n} T{t} D{d} H{h} float32, {args.threads} thread(s), "
-          f"median {args.clock} time of {args.repeats}")
+          f"best of {args.rounds} alternating rounds of {args.repeats} ({args.clock} clock)")
     for name, seconds in times.items():
         ratio = seconds / times["torch.nn.LSTM"]
         print(f"  {name:28s} {seconds * 1e3:8.2f} ms   {ratio:5.2f}x torch")

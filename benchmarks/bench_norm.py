@@ -4,16 +4,22 @@ Run from the repository root::
 
     PYTHONPATH=$PWD python benchmarks/bench_norm.py [--threads 2] [--repeats 20] [--clock cpu]
 
-Prints the median time of each version and its ratio to PyTorch's CPU batch norm, measured in
-one run with the same number of threads. On a machine shared with other jobs, ``--clock cpu``
+Prints the time of each version and its ratio to PyTorch's CPU batch norm, measured in one run
+with the same number of threads: the versions take turns, round after round, and each keeps its
+fastest round's median (``bench_conv.race``). On a machine shared with other jobs, ``--clock cpu``
 times with the process's CPU time instead of the wall clock.
 """
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_conv  # noqa: E402
 
 
 def numpy_batchnorm(x, gamma, beta, dout, eps=1e-5):
@@ -43,7 +49,8 @@ def course_batchnorm(x, gamma, beta, dout, state):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--shape", type=int, nargs=4, default=[64, 32, 32, 32])
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
@@ -56,7 +63,6 @@ def main():
     torch.set_num_threads(args.threads)
 
     from course import ops
-    from course.roofline import median_time
 
     rng = np.random.default_rng(0)
     shape = tuple(args.shape)
@@ -89,11 +95,11 @@ def main():
     steps = {"PyTorch CPU": torch_step,
              "course (Numba)": lambda: course_batchnorm(x, gamma, beta, dout, state),
              "plain numpy": lambda: numpy_batchnorm(x, gamma, beta, dout)}
-    times = {name: median_time(step, args.repeats, warmup=1, clock=clock)  # warm-up: the JIT
-             for name, step in steps.items()}
+    bench_conv.CLOCK = clock
+    times = bench_conv.race(steps, args.rounds, args.repeats)
     base = times["PyTorch CPU"]
     print(f"spatial batch norm forward + backward, {shape} float32, {args.threads} threads, "
-          f"median of {args.repeats}, {args.clock} clock, "
+          f"best of {args.rounds} alternating rounds of {args.repeats}, {args.clock} clock, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"| {'version':<16} | {'time (ms)':>9} | {'vs PyTorch':>10} |")
     print(f"| {'-' * 16} | {'-' * 9} | {'-' * 10} |")

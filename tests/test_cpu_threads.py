@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from course.kernels import cpu, reference
-from course.kernels.cpu.threads import in_parallel, shares, workspace
+from course.kernels.cpu.threads import SHARES_PER_THREAD, in_parallel, shares, workspace
 
 pytestmark = pytest.mark.conv
 
@@ -33,21 +33,42 @@ def test_shares_cover_the_range_in_order_with_sizes_one_apart(n, parts):
 
 
 @needs_two_threads
-def test_in_parallel_runs_each_share_on_its_own_thread_with_one_blas_thread(numba_threads):
+def test_in_parallel_spreads_the_shares_over_the_threads_with_one_blas_thread(numba_threads):
     numba_threads(2)
     before = blas_threads()
-    barrier = threading.Barrier(2, timeout=10)  # both shares must be running at the same time
+    barrier = threading.Barrier(2, timeout=10)  # the first two shares run at the same time
 
     def work(start, stop):
-        barrier.wait()
+        if start < 2:
+            barrier.wait()
         return start, stop, threading.get_ident(), blas_threads()
 
     results = in_parallel(5, work)
-    assert [(start, stop) for start, stop, _, _ in results] == [(0, 2), (2, 5)]
-    assert results[0][2] == threading.get_ident()  # the first share runs in the caller
-    assert results[0][2] != results[1][2]
+    assert [(start, stop) for start, stop, _, _ in results] == shares(5, 5)  # in order
+    assert len({ident for _, _, ident, _ in results}) == 2
+    assert threading.get_ident() in {ident for _, _, ident, _ in results}  # the caller works
     assert all(set(inside) == {1} for _, _, _, inside in results)
     assert blas_threads() == before
+
+
+@needs_two_threads
+def test_a_slow_thread_takes_fewer_shares(numba_threads):
+    numba_threads(2)
+    caller, done_elsewhere = threading.get_ident(), []
+    others_done = threading.Event()
+
+    def work(start, stop):  # the calling thread's first share waits for all the others
+        if threading.get_ident() == caller:
+            others_done.wait(timeout=10)
+            return "caller"
+        done_elsewhere.append(start)
+        if len(done_elsewhere) == pieces - 1:
+            others_done.set()
+        return "other"
+
+    pieces = 2 * SHARES_PER_THREAD  # with one share per thread, the caller would do half
+    ran = in_parallel(100, work)
+    assert ran.count("caller") == 1 and ran.count("other") == pieces - 1
 
 
 def test_in_parallel_with_one_thread_runs_inline_and_keeps_blas_threads(numba_threads):
@@ -77,7 +98,7 @@ def test_an_error_in_a_share_is_raised_after_every_share_ends(numba_threads):
 
     with pytest.raises(RuntimeError, match="share failed"):
         in_parallel(4, work)
-    assert finished == [(2, 4)]  # the other share had ended before the error came out
+    assert sorted(finished) == [(1, 2), (2, 3), (3, 4)]  # all ended before the error came out
     assert blas_threads() == before
 
 

@@ -31,10 +31,13 @@ def _conv2d_forward(x, w, b, stride, padding, dilation, groups):
     return out, (ops.conv2d_general_backward, cache)
 
 
-def _conv2d_backward(dout, cache):
-    """The backward of the op that :func:`_conv2d_forward` ran: dx, dw, db."""
+def _conv2d_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
+    """The backward of the op that :func:`_conv2d_forward` ran: dx, dw, db (None where
+    ``need_*`` is False)."""
     backward, cache = cache
-    return backward(dout, cache)
+    if need_dx and need_dw and need_db:  # use("mine")'s conv2d_backward takes (dout, cache)
+        return backward(dout, cache)
+    return backward(dout, cache, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
 
 class _ConvBase(AffineOpModule):

@@ -8,7 +8,15 @@ import numpy as np
 from course import ops
 from course.backend import get_array_module
 from course.nn.init import init_weight
-from course.nn.module import Module, Parameter, is_graph_input
+from course.nn.module import (
+    NEEDS,
+    Module,
+    Parameter,
+    is_data,
+    is_graph_input,
+    mark_data,
+    takes_needs,
+)
 from course.ops.checks import check_bool, check_positive_int
 
 
@@ -27,10 +35,16 @@ class OpModule(Module):
         self.params = params
 
     def forward(self, x):
-        return self.call_op(type(self).forward_op, type(self).backward_op, x, **self.params)
+        out = self.call_op(type(self).forward_op, type(self).backward_op, x, **self.params)
+        if is_data(x):
+            mark_data(out)
+        return out
 
     def backward(self, dout):
-        return type(self).backward_op(dout, self.recall())
+        cache = self.recall()
+        if dout is None:  # the layers above skipped the gradient of the data
+            return None
+        return type(self).backward_op(dout, cache)
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -100,6 +114,10 @@ class AffineOpModule(Module):
     autograd instead. Subclasses create ``self.weight`` and ``self.bias`` (``self.bias = None``
     for ``bias=False``: the op gets zeros) and, when their op takes more arguments, override
     ``op_params``. This is the standard pattern of ``course.nn.module``: nothing else is needed.
+
+    When the op's backward takes ``need_dx``, ``need_dw`` and ``need_db`` (convolutions,
+    linear), the gradients of a frozen
+    parameter, and of the data under ``backward(dout, input_grad=False)``, are not computed.
     """
 
     forward_op = None
@@ -125,10 +143,19 @@ class AffineOpModule(Module):
                             self._bias(), **self.op_params())
 
     def backward(self, dout):
-        dx, dweight, dbias = type(self).backward_op(dout, self.recall())
+        dx, dweight, dbias = self.op_gradients(dout)
         self.accumulate(self.weight, dweight)
         self.accumulate(self.bias, dbias)
         return dx
+
+    def op_gradients(self, dout):
+        """dx, dweight, dbias from the op's backward, None for those nothing needs."""
+        cache, backward_op = self.recall(), type(self).backward_op
+        needs = (self.input_grad_needed(), self.weight.requires_grad,
+                 self.bias is not None and self.bias.requires_grad)
+        if all(needs) or not takes_needs(backward_op):
+            return backward_op(dout, cache)
+        return backward_op(dout, cache, **dict(zip(NEEDS, needs, strict=True)))
 
 
 class OutInAffineOpModule(AffineOpModule):
@@ -142,8 +169,9 @@ class OutInAffineOpModule(AffineOpModule):
                             self._bias())
 
     def backward(self, dout):
-        dx, dweight, dbias = type(self).backward_op(dout, self.recall())
-        self.accumulate(self.weight, get_array_module(dweight).ascontiguousarray(dweight.T))
+        dx, dweight, dbias = self.op_gradients(dout)
+        if dweight is not None:
+            self.accumulate(self.weight, get_array_module(dweight).ascontiguousarray(dweight.T))
         self.accumulate(self.bias, dbias)
         return dx
 
@@ -193,7 +221,11 @@ class Flatten(Module):
         if is_graph_input(x):
             return x.flatten(1)
         self.remember(x.shape)
-        return x.reshape(x.shape[0], -1)
+        out = x.reshape(x.shape[0], -1)
+        if is_data(x):
+            mark_data(out)
+        return out
 
     def backward(self, dout):
-        return dout.reshape(self.recall())
+        shape = self.recall()
+        return None if dout is None else dout.reshape(shape)

@@ -14,6 +14,14 @@ A module runs two ways:
 - **On Tensors (autograd):** ``model(course.Tensor(x))`` records a graph; ``loss.backward()``
   fills the ``.grad`` of every parameter, for any graph (reuse, tied weights, skips).
 
+**Gradients that nothing needs are skipped.** A frozen parameter (``requires_grad = False``)
+gets no gradient, and convolution and linear layers then do not compute it at all. A training
+loop that never reads the gradient of the images calls ``model.backward(dout,
+input_grad=False)``: every layer whose input was the array given to the model's ``forward``
+(directly, or through parameter-free layers such as ``Flatten``) then skips its input gradient,
+and ``backward`` returns None. On Tensors the same happens for every input that does not
+require a gradient (an image Tensor, by default).
+
 **Writing a module that supports both, with no extra code (the standard pattern).**
 
 - A module that wraps one op pair subclasses ``OpModule`` (no parameters) or
@@ -29,14 +37,19 @@ A module runs two ways:
 """
 
 import functools
+import inspect
 from collections import namedtuple
 
 import numpy as np
 
+from course import backend
 from course.backend import device_of, is_cupy_array, to_device, to_host
 from course.tensor import Tensor, is_grad_enabled
 
-_PASS = {"depth": 0, "id": 0}  # nesting depth of forward calls, and the number of top-level ones
+# nesting depth of forward calls, the number of top-level ones, the arrays given to the current
+# top-level forward (and parameter-free layers' outputs of them), and whether the current
+# top-level backward wants the gradient of those arrays
+_PASS = {"depth": 0, "id": 0, "data": [], "input_grad": True}
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -47,13 +60,68 @@ def _tracked(forward):
     def wrapper(self, *args, **kwargs):
         if _PASS["depth"] == 0:
             _PASS["id"] += 1
+            _PASS["data"] = [a for a in args if is_array(a)]
         _PASS["depth"] += 1
         try:
             return forward(self, *args, **kwargs)
         finally:
             _PASS["depth"] -= 1
+            if _PASS["depth"] == 0:
+                _PASS["data"] = []
     wrapper.tracked = True
     return wrapper
+
+
+def _tracked_backward(backward):
+    """Wrap a ``backward`` so that every module accepts ``input_grad=False`` (see the module
+    docstring); the value given to the outermost call holds for the calls inside it."""
+    @functools.wraps(backward)
+    def wrapper(self, *args, input_grad=None, **kwargs):
+        if input_grad is None:
+            return backward(self, *args, **kwargs)
+        if not isinstance(input_grad, bool):
+            raise TypeError(f"input_grad must be True or False, got {input_grad!r}")
+        outer, _PASS["input_grad"] = _PASS["input_grad"], input_grad
+        try:
+            return backward(self, *args, **kwargs)
+        finally:
+            _PASS["input_grad"] = outer
+    wrapper.tracked = True
+    return wrapper
+
+
+NEEDS = ("need_dx", "need_dw", "need_db")  # an op backward's flags, one per input (x, w, b)
+
+
+def takes_needs(backward_op):
+    """Whether an op's backward can be given ``need_dx``, ``need_dw`` and ``need_db`` (False:
+    skip that gradient, None in its place), as ``ops.conv2d_backward`` can. Never inside
+    ``use("mine")``: the student's functions take ``(dout, cache)`` only."""
+    return backend._dispatcher is None and _has_needs(backward_op)
+
+
+@functools.cache
+def _has_needs(backward_op):
+    try:
+        return set(NEEDS) <= set(inspect.signature(backward_op).parameters)
+    except (TypeError, ValueError):
+        return False
+
+
+def is_array(value):
+    """True for a numpy or CuPy array."""
+    return isinstance(value, np.ndarray) or is_cupy_array(value)
+
+
+def is_data(array):
+    """True when ``array`` is an array given to the current top-level forward, or a
+    parameter-free layer's output of one: nothing upstream of it has parameters."""
+    return any(array is d for d in _PASS["data"])
+
+
+def mark_data(array):
+    """Record a parameter-free layer's output of the data as data too (see :func:`is_data`)."""
+    _PASS["data"].append(array)
 
 
 def is_graph_input(value):
@@ -96,6 +164,9 @@ class Module:
         forward = cls.__dict__.get("forward")
         if forward is not None and not getattr(forward, "tracked", False):
             cls.forward = _tracked(forward)
+        backward = cls.__dict__.get("backward")
+        if backward is not None and not getattr(backward, "tracked", False):
+            cls.backward = _tracked_backward(backward)
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
@@ -108,13 +179,15 @@ class Module:
 
     # -- caches and gradients of the Torch7 style --------------------------------------------
 
-    def remember(self, cache):
-        """Keep an op's cache for ``backward`` (arrays only; nothing under ``no_grad``)."""
+    def remember(self, cache, from_data=False):
+        """Keep an op's cache for ``backward`` (arrays only; nothing under ``no_grad``);
+        ``from_data``: the op's input was the data (see :meth:`input_grad_needed`)."""
         if not is_grad_enabled():
             return
         if vars(self).get("_pass") != _PASS["id"]:
-            self._caches, self._pass = [], _PASS["id"]
+            self._caches, self._from_data, self._pass = [], [], _PASS["id"]
         self._caches.append(cache)
+        self._from_data.append(from_data)
         self._cursor = len(self._caches)
 
     def recall(self):
@@ -133,6 +206,12 @@ class Module:
         self._cursor -= 1
         return caches[self._cursor]
 
+    def input_grad_needed(self):
+        """Whether the backward that just called :meth:`recall` must return the gradient of
+        its input: False when that forward's input was the data and the top-level backward was
+        called with ``input_grad=False``."""
+        return _PASS["input_grad"] or not self._from_data[self._cursor]
+
     def call_op(self, forward_op, backward_op, *inputs, **params):
         """Run ``forward_op(*inputs, **params)``: on Tensors record it in the graph, on arrays
         remember its cache for :meth:`backward` (lecture 2b). Parameters may be passed as
@@ -141,10 +220,14 @@ class Module:
                 is_graph_input(v) for v in params.values()):
             from course.functional import apply
             params = {k: (v.data if isinstance(v, Tensor) else v) for k, v in params.items()}
+            needs = [isinstance(a, Tensor) and a.requires_grad for a in inputs]
+            if len(needs) == len(NEEDS) and not all(needs) and takes_needs(backward_op):
+                backward_op = functools.partial(backward_op, **dict(zip(NEEDS, needs,
+                                                                        strict=True)))
             return apply(forward_op, backward_op, *inputs, **params)
         arrays = [a.data if isinstance(a, Tensor) else a for a in inputs]
         out, cache = forward_op(*arrays, **params)
-        self.remember(cache)
+        self.remember(cache, from_data=bool(inputs) and is_data(inputs[0]))
         return out
 
     @staticmethod

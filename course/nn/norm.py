@@ -130,6 +130,7 @@ class Residual(Module):
 
     def backward(self, dout):
         dx = self.block.backward(dout)
-        if self.shortcut is None:
-            return dx + dout
-        return dx + self.shortcut.backward(dout)
+        dskip = dout if self.shortcut is None else self.shortcut.backward(dout)
+        if dx is None or dskip is None:  # the block's input is the data: no gradient wanted
+            return None
+        return dx + dskip

@@ -13,6 +13,7 @@ Numba im2col kernels (default on the CPU) or the CuPy kernels for CuPy arrays.
 from course.backend import get_array_module, kernels_for
 from course.kernels.shapes import conv_output_size, conv_transpose_output_size
 from course.ops.checks import (
+    check_bool,
     check_float_array,
     check_int_pair,
     check_nonnegative_int,
@@ -52,6 +53,11 @@ def _check_output_size(name, output_size, x, w, stride, padding):
             f"every output size must be at least 1")
 
 
+def _check_needs(need_dx, need_dw, need_db):
+    for name, value in (("need_dx", need_dx), ("need_dw", need_dw), ("need_db", need_db)):
+        check_bool(name, value)
+
+
 def _check_dout(dout, out_shape, like):
     check_float_array("dout", dout, ndim=4)
     check_same_dtype(dout=dout, x=like)
@@ -83,22 +89,25 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     return out, (x, w, stride, padding)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
     """Gradients of :func:`conv2d_forward` (lecture 3).
 
     Args:
         dout: (N, F, Ho, Wo) upstream gradient.
         cache: from :func:`conv2d_forward`.
+        need_dx, need_dw, need_db: False to skip that gradient (None in its place): a
+            network's first layer needs no dx, a frozen layer no dw and db.
 
     Returns:
         dx (N, C, H, W), dw (F, C, KH, KW), db (F,).
     """
     x, w, stride, padding = cache
+    _check_needs(need_dx, need_dw, need_db)
     _check_dout(dout, (x.shape[0], w.shape[0]) + _conv_output_size(x, w, stride, padding), x)
     kernels = kernels_for(x)
-    dx = kernels.conv2d_backward_data(dout, w, x.shape[2:], stride, padding)
-    dw = kernels.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+    dx = kernels.conv2d_backward_data(dout, w, x.shape[2:], stride, padding) if need_dx else None
+    dw = kernels.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding) if need_dw else None
+    return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
 
 
 def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
@@ -133,7 +142,7 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
     return out, (x, w, stride, padding, output_size)
 
 
-def conv_transpose2d_backward(dout, cache):
+def conv_transpose2d_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
     """Gradients of :func:`conv_transpose2d_forward` (lecture 3).
 
     The transposed convolution's input gradient is an ordinary convolution of ``dout`` with
@@ -143,17 +152,22 @@ def conv_transpose2d_backward(dout, cache):
     Args:
         dout: (N, C_out, Ho, Wo) upstream gradient.
         cache: from :func:`conv_transpose2d_forward`.
+        need_dx, need_dw, need_db: False to skip that gradient (None in its place).
 
     Returns:
         dx (N, C_in, H, W), dw (C_in, C_out, KH, KW), db (C_out,).
     """
     x, w, stride, padding, output_size = cache
+    _check_needs(need_dx, need_dw, need_db)
     _check_dout(dout, (x.shape[0], w.shape[1]) + tuple(output_size), x)
     kernels = kernels_for(x)
-    zero_bias = get_array_module(x).zeros(w.shape[0], dtype=x.dtype)
-    dx = kernels.conv2d_forward(dout, w, zero_bias, stride, padding)
-    dw = kernels.conv2d_backward_weight(x, dout, w.shape[2:], stride, padding)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+    dx = dw = None
+    if need_dx:
+        zero_bias = get_array_module(x).zeros(w.shape[0], dtype=x.dtype)
+        dx = kernels.conv2d_forward(dout, w, zero_bias, stride, padding)
+    if need_dw:
+        dw = kernels.conv2d_backward_weight(x, dout, w.shape[2:], stride, padding)
+    return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
 
 
 def conv1d_forward(x, w, b, stride=1, padding=0):
@@ -183,15 +197,17 @@ def conv1d_forward(x, w, b, stride=1, padding=0):
     return out[:, :, 0, :], cache
 
 
-def conv1d_backward(dout, cache):
+def conv1d_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
     """Gradients of :func:`conv1d_forward` (lecture 6c): those of the height-1 conv2d.
 
     Args:
         dout: (N, F, Lo) upstream gradient. cache: from :func:`conv1d_forward`.
+        need_dx, need_dw, need_db: False to skip that gradient (None in its place).
 
     Returns:
         dx (N, C, L), dw (F, C, K), db (F,).
     """
     check_float_array("dout", dout, ndim=3)
-    dx, dw, db = conv2d_backward(dout[:, :, None, :], cache)
-    return dx[:, :, 0, :], dw[:, :, 0, :], db
+    dx, dw, db = conv2d_backward(dout[:, :, None, :], cache, need_dx=need_dx, need_dw=need_dw,
+                                 need_db=need_db)
+    return (None if dx is None else dx[:, :, 0, :]), (None if dw is None else dw[:, :, 0, :]), db

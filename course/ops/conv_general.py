@@ -21,6 +21,7 @@ from course.ops.checks import check_int_pair, check_positive_int, check_shape
 from course.ops.conv import (
     _check_conv_inputs,
     _check_dout,
+    _check_needs,
     _check_output_size,
     conv_transpose2d_backward,
 )
@@ -70,24 +71,27 @@ def conv2d_general_forward(x, w, b, stride=1, padding=0, dilation=1, groups=1):
     return out, (x, w, stride, padding, dilation, groups)
 
 
-def conv2d_general_backward(dout, cache):
+def conv2d_general_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
     """Gradients of :func:`conv2d_general_forward` (lecture 3).
 
     Args:
         dout: (N, F, Ho, Wo) upstream gradient. cache: from :func:`conv2d_general_forward`.
+        need_dx, need_dw, need_db: False to skip that gradient (None in its place), as in
+            :func:`course.ops.conv2d_backward`.
 
     Returns:
         dx (N, C, H, W), dw (F, C / groups, KH, KW), db (F,).
     """
+    _check_needs(need_dx, need_dw, need_db)
     x, w, stride, padding, dilation, groups = cache
     _check_dout(dout, (x.shape[0], w.shape[0]) + _output_size(x, w, stride, padding, dilation),
                 x)
     kernels = kernels_for(x)
     dx = kernels.conv2d_general_backward_data(dout, w, x.shape[2:], stride, padding, dilation,
-                                              groups)
+                                              groups) if need_dx else None
     dw = kernels.conv2d_general_backward_weight(dout, x, w.shape[2:], stride, padding, dilation,
-                                                groups)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+                                                groups) if need_dw else None
+    return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
 
 
 def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=0):
@@ -120,11 +124,14 @@ def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_paddin
     return out, (x, w, stride, padding, output_size)
 
 
-def conv_transpose2d_general_backward(dout, cache):
+def conv_transpose2d_general_backward(dout, cache, *, need_dx=True, need_dw=True,
+                                      need_db=True):
     """Gradients of :func:`conv_transpose2d_general_forward` (lecture 3): those of
-    :func:`course.ops.conv_transpose2d_backward`, whose cache records the output size.
+    :func:`course.ops.conv_transpose2d_backward`, whose cache records the output size
+    (``need_*`` as there).
 
     Returns:
         dx (N, C_in, H, W), dw (C_in, C_out, KH, KW), db (C_out,).
     """
-    return conv_transpose2d_backward(dout, cache)
+    return conv_transpose2d_backward(dout, cache, need_dx=need_dx, need_dw=need_dw,
+                                     need_db=need_db)

@@ -36,7 +36,11 @@ from numba import njit
 from course.kernels.cpu.threads import in_parallel, workspace
 from course.kernels.shapes import conv_output_size
 
-CHUNK_BYTES = 16 << 20  # column buffer of one group of samples, per thread
+# Column buffer of one group of samples, per thread. One thread, forward + backward, CPU time
+# on the shared AMD EPYC machine, best of 3 rounds: 2 MiB against 16 MiB took 25.8 against
+# 28.5 ms (N64 3->32 k3), 8.7 against 10.9 ms (LeNet-5's first layer), the same within 2% on
+# the other layers of bench_conv.py; 512 KiB was slower on all of them.
+CHUNK_BYTES = 2 << 20
 
 
 @njit(inline="always")
@@ -126,6 +130,23 @@ def _pixels_last(dout):
     return grads.reshape(f, m * ho * wo)
 
 
+PIXELS_FIRST_MIN_ROWS = 256  # see _pixels_first
+
+
+def _pixels_first(rows):
+    """Whether the forward product is computed as (m*P, F) = cols.T @ W.T (then transposed
+    per sample while the bias is added) rather than as (F, m*P) = W @ cols, for
+    rows = C*KH*KW.
+
+    The whole forward pass, one thread, OpenBLAS Haswell kernels (AMD EPYC, shared machine,
+    process CPU time, best of 4 alternating rounds): N64 32->64 16x16 k3 (288 rows) 31.4 ms
+    with W @ cols, 24.8 ms with cols.T @ W.T; N32 64->64 s2 (576 rows) 8.7 and 7.2 ms. With
+    fewer rows the first form won: LeNet-5's second layer (150 rows) 3.1 against 3.5 ms, the
+    3-channel 3x3 layer (27 rows) 8.4 against 10.1 ms.
+    """
+    return rows >= PIXELS_FIRST_MIN_ROWS
+
+
 def conv2d_forward(x, w, b, stride, padding):
     """out (N, F, Ho, Wo) = W @ im2col(x) + b, group by group (lecture 3)."""
     x, w, b = np.ascontiguousarray(x), np.ascontiguousarray(w), np.ascontiguousarray(b)
@@ -136,12 +157,19 @@ def conv2d_forward(x, w, b, stride, padding):
     out = np.empty((n, f, ho, wo), dtype=x.dtype)
     out_rows, w_rows, b_column = out.reshape(n, f, ho * wo), w.reshape(f, -1), b.reshape(1, f, 1)
 
+    pixels_first = _pixels_first(c * kh * kw)
+
     def work(start, stop):
         for s, e in _groups(start, stop, c * kh * kw, ho * wo, x.dtype):
             cols = _columns(x[s:e], (kh, kw), stride, padding, (ho, wo))
-            product = workspace("product", (f, e - s, ho * wo), x.dtype)
-            np.matmul(w_rows, cols, out=product.reshape(f, -1))
-            np.add(product.transpose(1, 0, 2), b_column, out=out_rows[s:e])
+            if pixels_first:  # (m*P, F) = cols.T @ W.T, then each sample's (P, F) transposed
+                product = workspace("product", (e - s, ho * wo, f), x.dtype)
+                np.matmul(cols.T, w_rows.T, out=product.reshape(-1, f))
+                np.add(product.transpose(0, 2, 1), b_column, out=out_rows[s:e])
+            else:
+                product = workspace("product", (f, e - s, ho * wo), x.dtype)
+                np.matmul(w_rows, cols, out=product.reshape(f, -1))
+                np.add(product.transpose(1, 0, 2), b_column, out=out_rows[s:e])
 
     in_parallel(n, work)
     return out

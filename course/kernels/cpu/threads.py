@@ -28,6 +28,7 @@ core removed the slow phase but made every call about 5% slower, so the threads 
 ``benchmarks/bench_conv.py`` warms each library up for 0.1 s before timing it.
 """
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -39,6 +40,7 @@ from threadpoolctl import ThreadpoolController
 _LOCK = threading.Lock()      # one parallel section at a time (see in_parallel)
 _STATE = {"pid": None}        # the pool and the BLAS controller of this process
 _SCRATCH = threading.local()  # each thread's buffers, by name
+SHARES_PER_THREAD = 4         # shares of a batch per thread (see in_parallel)
 
 
 def _pool_and_blas():
@@ -58,28 +60,42 @@ def shares(n, parts):
 
 
 def in_parallel(n, work):
-    """Run ``work(start, stop)`` on shares of range(n), one per thread; returns their results in
-    order (lecture 3).
+    """Run ``work(start, stop)`` on shares of range(n), spread over the threads; returns their
+    results in the order of the shares (lecture 3).
 
     As many threads as ``numba.get_num_threads()`` (at most ``n``), the calling thread included,
-    with numpy's BLAS held to one thread each while they run. With a single share, ``work`` runs
-    in the calling thread and BLAS keeps all its threads. One parallel section runs at a time: a
-    second caller waits, so that the threads never outnumber the cores and the BLAS thread count
-    is restored exactly.
+    with numpy's BLAS held to one thread each while they run. The batch is cut into
+    SHARES_PER_THREAD shares per thread, and each thread takes the next share left when it
+    finishes one: a thread that another program slows down then does fewer shares instead of
+    holding up the others (with one share per thread, a busy-loop process on one of two cores
+    made each share on that core, and so the whole call, take twice as long). The shares and
+    the order of the results do not depend on which thread ran which, so the results are the
+    same on every run. With a single thread, ``work`` runs once in the calling thread and BLAS
+    keeps all its threads. One parallel section runs at a time: a second caller waits, so that
+    the threads never outnumber the cores and the BLAS thread count is restored exactly.
     """
-    parts = min(numba.get_num_threads(), n)
-    if parts <= 1:
+    threads = min(numba.get_num_threads(), n)
+    if threads <= 1:
         return [work(0, n)] if n > 0 else []
     with _LOCK:
         pool, blas = _pool_and_blas()
-        first, *others = shares(n, parts)
+        pieces = shares(n, min(n, threads * SHARES_PER_THREAD))
+        results = [None] * len(pieces)
+        claim = itertools.count()  # next() on it is atomic: each share is taken once
+
+        def run():
+            while (i := next(claim)) < len(pieces):
+                results[i] = work(*pieces[i])
+
         with blas.limit(limits=1, user_api="blas"):
-            futures = [pool.submit(work, *share) for share in others]
+            futures = [pool.submit(run) for _ in range(threads - 1)]
             try:
-                results = [work(*first)]
-            finally:  # the other shares end before the lock and the BLAS limit are let go
+                run()
+            finally:  # the other threads end before the lock and the BLAS limit are let go
                 wait(futures)
-            return results + [future.result() for future in futures]
+            for future in futures:
+                future.result()  # raises a worker's exception here
+            return results
 
 
 def workspace(name, shape, dtype):
