@@ -14,8 +14,13 @@ import pytest
 
 from course.backend import gpu_available
 
+# The site and browser tests use the notebooks that tests/test_lectures.py executes (kept in
+# build/executed/): they come last, so that xdist hands them out after every lecture test.
+LAST = ("test_site.py", "test_browser_widgets.py")
+
 
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name in LAST)  # stable: the order is otherwise kept
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
