@@ -250,6 +250,13 @@ def shutdown_kernels(base, token):
             f"{base}api/sessions/{session['id']}", headers=headers, method="DELETE"))
 
 
+def control_value(control):
+    """A dropdown's value, or a slider's readout."""
+    return control.evaluate("c => c.tagName === 'SELECT' ? c.value"
+                            " : c.closest('.widget-slider').querySelector('.widget-readout')"
+                            ".innerText")
+
+
 def output_state(widget):
     """What the widget shows now: its images' bytes (data URIs) and its text."""
     return widget.evaluate(
@@ -288,26 +295,41 @@ def check_widget(page, stem, budget):
         if time.monotonic() > deadline:
             return f"{stem}: no widget after {budget:.0f} s"
         time.sleep(0.5)
-    page.wait_for_timeout(500)  # the first figure
+    shown = widget.locator(".widget-output").first  # what the controls drive
+    if not shown.count():
+        shown = widget
+    before = output_state(shown)
+    while True:  # the first figure drawn and settled
+        page.wait_for_timeout(1000)
+        now = output_state(shown)
+        if now == before:
+            break
+        before = now
     widget.screenshot(path=str(FOLDER / f"{stem}_before.png"))
-    before = output_state(widget)
     control = widget.locator(CONTROL).first
+    value = control_value(control)
     if control.evaluate("c => c.tagName") == "SELECT":
         options = control.evaluate("c => [...c.options].map(o => o.value)")
-        current = control.input_value()
-        control.select_option(next(value for value in options if value != current))
-    else:
-        control.focus()
-        control.press("ArrowRight")
-        control.press("ArrowRight")
-        if control.get_attribute("aria-valuenow") == control.get_attribute("aria-valuemax"):
-            control.press("ArrowLeft")
+        control.select_option(next(option for option in options if option != value))
+    else:  # drag the slider's handle right, or left where it is at the end
+        for step in (60, -60):
+            box = control.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + step, y, steps=6)
+            page.mouse.up()
+            if control_value(control) != value:
+                break
+    if control_value(control) == value:
+        return f"{stem}: the widget's first control did not move (value {value})"
     deadline = time.monotonic() + 120
-    while output_state(widget) == before:
+    while output_state(shown) == before:
         if error.count():
             return f"{stem}: the widget's callback failed:\n{error.first.inner_text()[-2000:]}"
         if time.monotonic() > deadline:
-            return f"{stem}: moving the widget's first control changed nothing it shows"
+            return (f"{stem}: moving the widget's first control ({value} -> "
+                    f"{control_value(control)}) changed nothing it shows")
         time.sleep(0.5)
     page.wait_for_timeout(500)
     widget.screenshot(path=str(FOLDER / f"{stem}_after.png"))
