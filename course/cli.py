@@ -1,4 +1,5 @@
-"""The ``course`` command: ``course tour`` (the main job), ``course doctor``, ``course grade``."""
+"""The ``course`` command: ``course tour`` (the main job), ``course doctor``, ``course grade``,
+``course site``."""
 
 import argparse
 import sys
@@ -18,6 +19,11 @@ def main(argv=None):
 
     commands.add_parser("doctor", help="report Python, numpy, Numba, CuPy and the GPU")
 
+    site = commands.add_parser("site", help="build the course website (lectures, assignments, "
+                                            "API, instructor guide) into build/site/")
+    site.add_argument("--out", default=None, help="folder for the HTML (default: build/site)")
+    site.add_argument("--jobs", type=int, default=1, help="Sphinx's parallel jobs")
+
     from course.grading.cli import add_grade_parser
 
     add_grade_parser(commands)
@@ -35,6 +41,14 @@ def main(argv=None):
         from course.doctor import report
 
         print("\n".join(report()))
+    elif args.command == "site":
+        try:
+            from course.site import build_site
+
+            build_site(args.out, jobs=args.jobs)
+        except ModuleNotFoundError as error:  # installed without the site extra
+            parser.error(f"course site needs {error.name}, which is not installed: "
+                         "pip install 'course[site]'")
     elif args.command == "grade":
         return args.func(args)
     return 0

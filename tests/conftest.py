@@ -14,13 +14,25 @@ import pytest
 
 from course.backend import gpu_available
 
-LONG_FILES = {"test_lectures.py", "test_pipeline.py", "test_grading_attacks.py", "test_sandbox.py"}
+# The lectures first, then the site and browser tests (which use the notebooks that
+# tests/test_lectures.py executes, kept in build/executed/, and wait for them), then the other
+# long tests (grading in the sandbox, slow ones), then the rest: xdist hands tests out in this
+# order, so the long ones start at once on every worker instead of trailing at the end.
+BROWSER = ("test_site.py", "test_browser_widgets.py")
+LONG_FILES = ("test_pipeline.py", "test_grading_attacks.py", "test_sandbox.py")
+
+
+def rank(item):
+    """Where a test goes in the run: 0 first."""
+    if item.path.name == "test_lectures.py":
+        return 0
+    if item.path.name in BROWSER:
+        return 1
+    return 2 if "slow" in item.keywords or item.path.name in LONG_FILES else 3
 
 
 def pytest_collection_modifyitems(config, items):
-    # The long tests first (lectures, grading in the sandbox, slow ones): xdist hands tests out
-    # in this order, so they start at once on every worker instead of trailing at the end.
-    items.sort(key=lambda item: not ("slow" in item.keywords or item.path.name in LONG_FILES))
+    items.sort(key=rank)  # stable: the order is otherwise kept
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")

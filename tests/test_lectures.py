@@ -3,6 +3,10 @@
 Notebooks are found by globbing ``lectures/*.ipynb``, so new lectures are picked up without
 editing this file. The kernel inherits this process's environment; the repository root is put on
 its ``PYTHONPATH`` so that ``import course`` works without installing the package.
+
+Each executed notebook is kept in ``build/executed/`` with its source's hash, where the course
+site (``course site``, tests/test_site.py) takes it instead of running the lecture again; a
+lecture that fails leaves ``build/executed/<name>.failed`` instead.
 """
 
 import os
@@ -13,6 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from course.site import executed_path, save_executed
 
 pytestmark = pytest.mark.notebooks
 
@@ -29,10 +35,19 @@ def test_lecture_runs_top_to_bottom(path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    failure = None
+    failure, finished = None, False
+    failed = executed_path(path).with_suffix(".failed")  # tells tests/test_site.py not to wait
+    failed.unlink(missing_ok=True)
     try:
         client.execute()
+        finished = True
     except CellExecutionError as error:
         failure = ANSI_COLOURS.sub("", str(error))
+    finally:
+        if finished:
+            save_executed(notebook, path)
+        else:
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            failed.write_text(failure or "the lecture did not finish")
     if failure is not None:
         pytest.fail(f"{path.name} failed in a cell:\n{failure}", pytrace=False)

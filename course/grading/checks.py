@@ -145,7 +145,7 @@ def modified(before, after, names):
 
 
 def rel_error(a, b):
-    """``course.gradcheck.rel_error``: max |a - b| relative to the larger magnitude."""
+    """``course.gradcheck.rel_error``: ``max|a - b|`` relative to the larger magnitude."""
     from course.gradcheck import rel_error as _rel_error
 
     return _rel_error(a, b)
