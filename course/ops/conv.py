@@ -128,14 +128,24 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0):
         out: (N, C_out, Ho, Wo) with ``Ho = (H - 1) * SH - 2 * PH + KH`` (likewise Wo),
         and a cache for :func:`conv_transpose2d_backward`.
     """
+    return _conv_transpose2d_forward(x, w, b, stride, padding, 0)
+
+
+def _conv_transpose2d_forward(x, w, b, stride, padding, output_padding):
+    """:func:`conv_transpose2d_forward` with ``output_padding`` (an int or a pair, each below
+    its stride) more rows and columns at the bottom and right; the general op's too."""
     stride, padding = _check_conv_inputs(x, w, b, stride, padding)
+    output_padding = check_int_pair("output_padding", output_padding, 0)
+    if any(o >= s for o, s in zip(output_padding, stride, strict=True)):
+        raise ValueError(f"output_padding must be smaller than the stride {stride}, got "
+                         f"{output_padding}")
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w must have {x.shape[1]} input channels (its first axis) to match x "
                          f"{tuple(x.shape)}, got w of shape {tuple(w.shape)}")
     check_shape("b", b, (w.shape[1],))
     output_size = tuple(
         conv_transpose_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a])
-        for a in (0, 1))
+        + output_padding[a] for a in (0, 1))
     _check_output_size("conv_transpose2d", output_size, x, w, stride, padding)
     out = kernels_for(x).conv2d_backward_data(x, w, output_size, stride, padding)
     out += b.reshape(1, -1, 1, 1)

@@ -16,13 +16,14 @@ op of assignment a2, with its tuned kernels.
 """
 
 from course.backend import kernels_for
-from course.kernels.shapes import conv_output_size, conv_transpose_output_size
+from course.kernels.shapes import conv_output_size
 from course.ops.checks import check_int_pair, check_positive_int, check_shape
 from course.ops.conv import (
     _check_conv_inputs,
     _check_dout,
     _check_needs,
     _check_output_size,
+    _conv_transpose2d_forward,
     conv_transpose2d_backward,
 )
 
@@ -106,22 +107,7 @@ def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_paddin
         out: (N, C_out, Ho + OH, Wo + OW), Ho and Wo those of ``conv_transpose2d_forward``,
         and a cache for :func:`conv_transpose2d_general_backward`.
     """
-    stride, padding = _check_conv_inputs(x, w, b, stride, padding)
-    output_padding = check_int_pair("output_padding", output_padding, 0)
-    if any(o >= s for o, s in zip(output_padding, stride, strict=True)):
-        raise ValueError(f"output_padding must be smaller than the stride {stride}, got "
-                         f"{output_padding}")
-    if w.shape[0] != x.shape[1]:
-        raise ValueError(f"w must have {x.shape[1]} input channels (its first axis) to match x "
-                         f"{tuple(x.shape)}, got w of shape {tuple(w.shape)}")
-    check_shape("b", b, (w.shape[1],))
-    output_size = tuple(
-        conv_transpose_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a])
-        + output_padding[a] for a in (0, 1))
-    _check_output_size("conv_transpose2d", output_size, x, w, stride, padding)
-    out = kernels_for(x).conv2d_backward_data(x, w, output_size, stride, padding)
-    out += b.reshape(1, -1, 1, 1)
-    return out, (x, w, stride, padding, output_size)
+    return _conv_transpose2d_forward(x, w, b, stride, padding, output_padding)
 
 
 def conv_transpose2d_general_backward(dout, cache, *, need_dx=True, need_dw=True,
