@@ -264,14 +264,15 @@ def first_call_seconds():
     return time.perf_counter() - start
 
 
-def measure_first_calls():
-    """First-call time in two fresh processes sharing a new, empty Numba cache directory."""
-    env = dict(os.environ)
+def measure_first_calls(script=__file__, env=None):
+    """First-call time of ``script --first-call`` (it prints the seconds last) in two fresh
+    processes sharing a new, empty Numba cache directory; ``env`` defaults to this one's."""
+    env = dict(os.environ if env is None else env)
     results = []
     with tempfile.TemporaryDirectory() as cache_dir:
         env["NUMBA_CACHE_DIR"] = cache_dir
         for _ in range(2):
-            done = subprocess.run([sys.executable, __file__, "--first-call"], env=env,
+            done = subprocess.run([sys.executable, script, "--first-call"], env=env,
                                   capture_output=True, text=True, check=True)
             results.append(float(done.stdout.split()[-1]))
     return results

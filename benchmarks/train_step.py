@@ -30,7 +30,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -205,14 +204,7 @@ def first_step_seconds():
 def measure_first_steps():
     """First-step seconds in two fresh processes sharing a new, empty Numba cache directory."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    results = []
-    with tempfile.TemporaryDirectory() as cache_dir:
-        env["NUMBA_CACHE_DIR"] = cache_dir
-        for _ in range(2):
-            done = subprocess.run([sys.executable, __file__, "--first-call"], env=env,
-                                  capture_output=True, text=True, check=True)
-            results.append(float(done.stdout.split()[-1]))
-    return results
+    return bench_conv.measure_first_calls(__file__, env)
 
 
 def steps(torch, names):
