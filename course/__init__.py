@@ -4,7 +4,20 @@ Layers, bottom up: ``kernels`` (reference numpy, Numba, CuPy) -> ``ops`` (forwar
 -> ``nn`` (modules) -> ``models``, ``optim``, ``data``, ``train``. See DESIGN.md in the docs.
 """
 
-import numba
+import os
+import sys
+
+# OpenBLAS's idle threads spin for about 0.1 s after every product they shared (2**28 clock
+# cycles), and a convolution or pooling kernel that follows at once shares its cores with
+# them: a LeNet-5 training step took 33 ms with the default and 24 ms with the threads
+# sleeping at once (2 cores; ``benchmarks/train_step.py``). OpenBLAS reads this variable once,
+# when numpy loads it, so it is set here only if numpy is not imported yet (and never over a
+# value the user set); ``course doctor`` says whether it took effect.
+OPENBLAS_TIMEOUT_SET = "numpy" not in sys.modules
+if OPENBLAS_TIMEOUT_SET:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")
+
+import numba  # noqa: E402  (imports numpy)
 
 # Numba's default threading layer here (OpenMP) keeps its threads spinning after a parallel
 # region and starves the BLAS threads of the matrix product that follows: 2x to 10x slower

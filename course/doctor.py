@@ -1,9 +1,12 @@
 """``course doctor``: what this machine offers the course (Python, numpy, Numba, CuPy, GPU)."""
 
+import os
 import platform
 
 import numba
 import numpy as np
+
+import course
 
 from course.backend import cupy_or_none, describe_device
 
@@ -16,6 +19,9 @@ def report():
         f"numpy       {np.__version__}",
         f"numba       {numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads, "
         f"threading layer {numba.config.THREADING_LAYER}",
+        f"openblas    OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"
+        + ("" if course.OPENBLAS_TIMEOUT_SET else
+           " (numpy was imported before course, which could not set it: OpenBLAS read it then)"),
     ]
     try:
         import cupy

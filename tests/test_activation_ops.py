@@ -38,6 +38,9 @@ class Activation:
 
 
 ACTIVATIONS = [
+    # ReLU: max(0, x); NaN stays NaN and passes the gradient, as in PyTorch
+    Activation("relu", lambda v: max(v, 0.0), lambda torch, t: torch.relu(t),
+               ((-1.0, 0.0), (0.0, 0.0), (2.0, 2.0)), nn.ReLU),
     # GELU, exact form: x * Phi(x); PyTorch's exact form, not the tanh approximation; Phi(1)
     Activation("gelu", lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))),
                lambda torch, t: torch.nn.functional.gelu(t, approximate="none"),
@@ -104,6 +107,20 @@ def test_numba_kernels_match_reference(act, shape, dtype, seed):
     assert out.dtype == dtype and out.shape == x.shape
     np.testing.assert_allclose(out, ref_forward(x), **tol)
     np.testing.assert_allclose(cpu_backward(dout, x), ref_backward(dout, x), **tol)
+
+
+@pytest.mark.parametrize("size", [cpu.activations.RELU_PARALLEL_MIN_SIZE - 1,
+                                  cpu.activations.RELU_PARALLEL_MIN_SIZE + 7, 200_003])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_relu_matches_reference_past_its_parallel_size(rng, size, dtype):
+    """Both sides of the size where the Numba ReLU takes over from numpy, with NaN, infs and
+    exact zeros among the values: equal bit for bit."""
+    x = rng.standard_normal(size).astype(dtype)
+    x[:5] = [np.nan, np.inf, -np.inf, 0.0, -0.0]
+    dout = rng.standard_normal(size).astype(dtype)
+    dout[5] = np.nan  # a NaN gradient where x > 0 passes, where x <= 0 gives 0
+    np.testing.assert_array_equal(cpu.relu_forward(x), reference.relu_forward(x))
+    np.testing.assert_array_equal(cpu.relu_backward(dout, x), reference.relu_backward(dout, x))
 
 
 @ROWS

@@ -10,19 +10,20 @@ from course.ops.checks import check_float_array, check_gradient, check_number
 
 
 def relu_forward(x):
-    """``max(0, x)`` (lecture 1)."""
+    """``max(0, x)`` (lecture 1); NaN stays NaN, as in PyTorch. Runs on the kernel set that
+    ``course.backend.kernels_for(x)`` picks (numpy's ``maximum``, one Numba pass, or CuPy)."""
     check_float_array("x", x)
-    xp = get_array_module(x)
-    # fmax, not x * (x > 0): -inf and NaN give 0; and 5x faster than where(x > 0, x, 0) in
-    # numpy (1.3 against 7.0 ms on 64x16x32x32 float32, one thread)
-    return xp.fmax(x, x.dtype.type(0)), x
+    x = _contiguous(x)
+    return kernels_for(x).relu_forward(x), x
 
 
 def relu_backward(dout, cache):
-    """Gradient passes where x > 0 (the derivative at 0 is taken as 0) (lecture 1)."""
+    """Gradient passes where x > 0 (the derivative at 0 is taken as 0; a NaN x passes it, as
+    in PyTorch) (lecture 1)."""
     x = cache
     check_gradient("dout", dout, x, x.shape)
-    return get_array_module(x).where(x > 0, dout, dout.dtype.type(0))
+    dout = _contiguous(dout)
+    return kernels_for(dout).relu_backward(dout, x)
 
 
 def sigmoid_forward(x):

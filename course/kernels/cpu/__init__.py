@@ -6,6 +6,8 @@
 from course.kernels.cpu.activations import (
     gelu_backward,
     gelu_forward,
+    relu_backward,
+    relu_forward,
     silu_backward,
     silu_forward,
 )

@@ -10,8 +10,27 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from course.kernels.reference import activations as reference
+
 SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+# Below this many values ReLU runs numpy's expression: starting the parallel loop costs more
+# than the loop itself (see relu_forward).
+RELU_PARALLEL_MIN_SIZE = 1 << 15
+
+
+@njit(cache=True, parallel=True)
+def _relu_forward(x, out):
+    for i in prange(out.size):
+        v = x[i]
+        out[i] = 0 if v <= 0 else v  # NaN stays NaN, as in np.maximum(x, 0)
+
+
+@njit(cache=True, parallel=True)
+def _relu_backward(dout, x, dx):
+    for i in prange(dx.size):
+        dx[i] = 0 if x[i] <= 0 else dout[i]
 
 
 @njit(cache=True, parallel=True)
@@ -52,6 +71,29 @@ def _silu_backward(dout, x, dx):
         v = np.float64(x[i])
         s = _sigmoid(v)
         dx[i] = dout[i] * (s * (1.0 + v * (1.0 - s)))
+
+
+def relu_forward(x):
+    """ReLU of contiguous x in one parallel pass (lecture 1). Returns out (x's shape).
+
+    Two threads, (128, 6, 28, 28) float32 (LeNet-5's first activation): 0.17 ms, against
+    0.65 ms for numpy's ``maximum``; the backward pass 0.5 ms against 3.6 ms for ``where``.
+    """
+    if x.size < RELU_PARALLEL_MIN_SIZE:
+        return reference.relu_forward(x)
+    out = np.empty_like(x)
+    _relu_forward(x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(dout, x):
+    """Gradient of ReLU (lecture 1): 0 where x <= 0, else dout; dout and x contiguous, of one
+    shape. Returns dx (dout's shape and dtype)."""
+    if dout.size < RELU_PARALLEL_MIN_SIZE:
+        return reference.relu_backward(dout, x)
+    dx = np.empty_like(dout)
+    _relu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
+    return dx
 
 
 def gelu_forward(x):

@@ -4,6 +4,8 @@ file, so importing this package never needs a GPU."""
 from course.kernels.gpu.activations import (
     gelu_backward,
     gelu_forward,
+    relu_backward,
+    relu_forward,
     silu_backward,
     silu_forward,
 )

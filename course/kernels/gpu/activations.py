@@ -59,6 +59,20 @@ extern "C" __global__ void silu_backward(const real* dout, const real* x, real* 
 CUDA_SOURCES = {"gelu": GELU_SOURCE, "silu": SILU_SOURCE}
 
 
+def relu_forward(x):
+    """``max(0, x)`` of CuPy x (lecture 1; GPU backend), NaN staying NaN. Returns out."""
+    import cupy
+
+    return cupy.maximum(x, x.dtype.type(0))
+
+
+def relu_backward(dout, x):
+    """Gradient of ReLU (lecture 1; GPU backend): 0 where x <= 0, else dout. Returns dx."""
+    import cupy
+
+    return cupy.where(x <= 0, dout.dtype.type(0), dout)
+
+
 def gelu_forward(x):
     """GELU of contiguous CuPy x, exact form (lecture 1; GPU backend). Returns out."""
     import cupy

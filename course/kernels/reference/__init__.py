@@ -7,6 +7,8 @@ Each topic lives in its own file; this package re-exports them so that every ker
 from course.kernels.reference.activations import (
     gelu_backward,
     gelu_forward,
+    relu_backward,
+    relu_forward,
     silu_backward,
     silu_forward,
 )

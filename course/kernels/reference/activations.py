@@ -1,8 +1,10 @@
 """Activation kernels in plain numpy: the readable oracle (lecture 1, neurons).
 
-Only activations with kernels of their own live here (the simple ones, ReLU, sigmoid, tanh,
-leaky ReLU and ELU, are one numpy expression in ``course/ops/activations.py``). Each kernel
-takes contiguous arrays of any shape, computes in float64 and returns x's dtype.
+Only activations with kernels of their own live here (the simple ones, sigmoid, tanh, leaky
+ReLU and ELU, are one numpy expression in ``course/ops/activations.py``; ReLU has kernels
+because networks call it after every layer, and the Numba ones are one pass instead of
+numpy's several). Each kernel takes contiguous arrays of any shape; GELU and SiLU compute in
+float64 and return x's dtype.
 """
 
 import math
@@ -12,6 +14,18 @@ from scipy.special import erf
 
 SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def relu_forward(x):
+    """``max(0, x)`` (lecture 1); NaN stays NaN, as in PyTorch. Returns out (x's shape and
+    dtype)."""
+    return np.maximum(x, x.dtype.type(0))
+
+
+def relu_backward(dout, x):
+    """0 where x <= 0 (the derivative at 0 is taken as 0), else dout (a NaN x passes dout, as in
+    PyTorch) (lecture 1). Returns dx (dout's shape and dtype)."""
+    return np.where(x <= 0, dout.dtype.type(0), dout)
 
 
 def gelu_forward(x):
