@@ -7,7 +7,6 @@ import numba
 import numpy as np
 
 import course
-
 from course.backend import cupy_or_none, describe_device
 
 
