@@ -144,6 +144,7 @@ def kernel_cases(rng, dtype):
         cases.setdefault("conv2d_forward", []).append((x, weight, normal(f), s, p))
         cases.setdefault("conv2d_backward_data", []).append((dout, weight, (h, w), s, p))
         cases.setdefault("conv2d_backward_weight", []).append((dout, x, k, s, p))
+        cases.setdefault("conv2d_backward", []).append((dout, x, weight, s, p))
     for n, c, h, w, f, k, s, p, d, g in GENERAL_CONV_GEOMETRIES:
         x, weight = normal(n, c, h, w), normal(f, c // g, *k)
         dout = normal(n, f, conv_output_size(h, (k[0] - 1) * d[0] + 1, s[0], p[0]),
@@ -178,6 +179,8 @@ def kernel_cases(rng, dtype):
         cases.setdefault("gelu_backward", []).append((normal(*shape), x))
         cases.setdefault("silu_forward", []).append((x,))
         cases.setdefault("silu_backward", []).append((normal(*shape), x))
+        cases.setdefault("relu_forward", []).append((x,))
+        cases.setdefault("relu_backward", []).append((normal(*shape), x))
     for n, sizes, rest in CONCAT_SHAPES:
         parts = [normal(n, c, *rest) for c in sizes]
         cases.setdefault("channel_concat", []).append((parts,))

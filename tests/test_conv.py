@@ -82,6 +82,23 @@ def close(a, b, dtype):
     assert rel_error(a, b) < (1e-5 if dtype == np.float32 else 1e-12)
 
 
+def close_backward(dout, x, w, stride, padding, dtype):
+    """The Numba backward passes, each alone and both fused (``conv2d_backward``), against the
+    reference's; a gradient that is not needed is None."""
+    dx = reference.conv2d_backward_data(dout, w, x.shape[2:], stride, padding)
+    dw = reference.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding)
+    close(cpu.conv2d_backward_data(dout, w, x.shape[2:], stride, padding), dx, dtype)
+    close(cpu.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding), dw, dtype)
+    fused_dx, fused_dw = cpu.conv2d_backward(dout, x, w, stride, padding)
+    close(fused_dx, dx, dtype)
+    close(fused_dw, dw, dtype)
+    only_dw = cpu.conv2d_backward(dout, x, w, stride, padding, need_dx=False)
+    only_dx = cpu.conv2d_backward(dout, x, w, stride, padding, need_dw=False)
+    assert only_dw[0] is None and only_dx[1] is None
+    close(only_dw[1], dw, dtype)
+    close(only_dx[0], dx, dtype)
+
+
 @settings(max_examples=40, deadline=None)
 @given(conv_configs())
 def test_numba_conv_kernels_match_reference(cfg):
@@ -92,11 +109,7 @@ def test_numba_conv_kernels_match_reference(cfg):
     out = reference.conv2d_forward(x, w, b, stride, padding)
     close(cpu.conv2d_forward(x, w, b, stride, padding), out, cfg["dtype"])
     dout = rng.standard_normal(out.shape).astype(cfg["dtype"])
-    close(cpu.conv2d_backward_data(dout, w, cfg["size"], stride, padding),
-          reference.conv2d_backward_data(dout, w, cfg["size"], stride, padding), cfg["dtype"])
-    close(cpu.conv2d_backward_weight(dout, x, cfg["kernel"], stride, padding),
-          reference.conv2d_backward_weight(dout, x, cfg["kernel"], stride, padding),
-          cfg["dtype"])
+    close_backward(dout, x, w, stride, padding, cfg["dtype"])
 
 
 
@@ -116,10 +129,7 @@ def test_numba_conv_kernels_split_the_batch_into_chunks(rng, monkeypatch, numba_
     monkeypatch.setattr(cpu_conv, "CHUNK_BYTES", samples_per_chunk * bytes_per_sample)
     close(cpu.conv2d_forward(x, w, b, stride, padding), out, np.float32)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    close(cpu.conv2d_backward_data(dout, w, (7, 6), stride, padding),
-          reference.conv2d_backward_data(dout, w, (7, 6), stride, padding), np.float32)
-    close(cpu.conv2d_backward_weight(dout, x, (3, 2), stride, padding),
-          reference.conv2d_backward_weight(dout, x, (3, 2), stride, padding), np.float32)
+    close_backward(dout, x, w, stride, padding, np.float32)
 
 
 @pytest.mark.parametrize("n, c", [(0, 2), (2, 0)], ids=["empty-batch", "no-channels"])
@@ -133,6 +143,8 @@ def test_numba_conv_kernels_handle_empty_arrays(rng, n, c):
                                   np.zeros_like(x))
     np.testing.assert_array_equal(cpu.conv2d_backward_weight(dout, x, (3, 2), one, one),
                                   np.zeros_like(w))
+    for fused, zeros in zip(cpu.conv2d_backward(dout, x, w, one, one), (x, w), strict=True):
+        np.testing.assert_array_equal(fused, np.zeros_like(zeros))
 
 
 def test_conv2d_output_size_formula():

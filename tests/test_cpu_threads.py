@@ -11,7 +11,13 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from course.kernels import cpu, reference
-from course.kernels.cpu.threads import SHARES_PER_THREAD, in_parallel, shares, workspace
+from course.kernels.cpu.threads import (
+    SHARE_MIN_FLOPS,
+    SHARES_PER_THREAD,
+    in_parallel,
+    shares,
+    workspace,
+)
 
 pytestmark = pytest.mark.conv
 
@@ -69,6 +75,18 @@ def test_a_slow_thread_takes_fewer_shares(numba_threads):
     pieces = 2 * SHARES_PER_THREAD  # with one share per thread, the caller would do half
     ran = in_parallel(100, work)
     assert ran.count("caller") == 1 and ran.count("other") == pieces - 1
+
+
+@needs_two_threads
+@pytest.mark.parametrize("flops_in_shares, expected", [
+    (None, 2 * SHARES_PER_THREAD), (0.5, 2), (3.9, 3), (100, 2 * SHARES_PER_THREAD)])
+def test_a_call_with_little_arithmetic_is_cut_into_fewer_shares(numba_threads, flops_in_shares,
+                                                                 expected):
+    """One share per SHARE_MIN_FLOPS of the call's arithmetic, at least one per thread and at
+    most SHARES_PER_THREAD per thread; without ``flops``, the most."""
+    numba_threads(2)
+    flops = None if flops_in_shares is None else flops_in_shares * SHARE_MIN_FLOPS
+    assert len(in_parallel(100, lambda start, stop: (start, stop), flops=flops)) == expected
 
 
 def test_in_parallel_with_one_thread_runs_inline_and_keeps_blas_threads(numba_threads):

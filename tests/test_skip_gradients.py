@@ -16,8 +16,8 @@ pytestmark = pytest.mark.conv
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Count the calls of the CPU convolution kernels' two backward passes (plain and
-    general: dilation, groups)."""
+    """Count the calls of the CPU convolution kernels' two backward passes (plain, fused in
+    ``conv2d_backward`` or not, and general: dilation, groups)."""
     counts = {"data": 0, "weight": 0}
     kernels = kernels_for(np.zeros(1, dtype=np.float32))
     for name, key in (("conv2d_backward_data", "data"), ("conv2d_backward_weight", "weight"),
@@ -29,6 +29,13 @@ def calls(monkeypatch):
             counts[_key] += 1
             return _original(*args)
         monkeypatch.setattr(kernels, name, counted)
+    fused = kernels.conv2d_backward  # both passes in one, or each alone: counted by need
+
+    def counted_fused(dout, x, w, stride, padding, need_dx=True, need_dw=True):
+        counts["data"] += need_dx
+        counts["weight"] += need_dw
+        return fused(dout, x, w, stride, padding, need_dx, need_dw)
+    monkeypatch.setattr(kernels, "conv2d_backward", counted_fused)
     return counts
 
 

@@ -104,9 +104,7 @@ def conv2d_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=True):
     x, w, stride, padding = cache
     _check_needs(need_dx, need_dw, need_db)
     _check_dout(dout, (x.shape[0], w.shape[0]) + _conv_output_size(x, w, stride, padding), x)
-    kernels = kernels_for(x)
-    dx = kernels.conv2d_backward_data(dout, w, x.shape[2:], stride, padding) if need_dx else None
-    dw = kernels.conv2d_backward_weight(dout, x, w.shape[2:], stride, padding) if need_dw else None
+    dx, dw = kernels_for(x).conv2d_backward(dout, x, w, stride, padding, need_dx, need_dw)
     return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
 
 

@@ -13,6 +13,7 @@ from course.kernels.cpu.activations import (
 )
 from course.kernels.cpu.concat import channel_concat, channel_split
 from course.kernels.cpu.conv import (
+    conv2d_backward,
     conv2d_backward_data,
     conv2d_backward_weight,
     conv2d_forward,

@@ -11,6 +11,7 @@ from course.kernels.gpu.activations import (
 )
 from course.kernels.gpu.concat import channel_concat, channel_split
 from course.kernels.gpu.conv import (
+    conv2d_backward,
     conv2d_backward_data,
     conv2d_backward_weight,
     conv2d_forward,

@@ -13,6 +13,7 @@ import numpy as np
 
 from course.backend import require_cupy
 from course.kernels.gpu.compile import get_kernel, launch
+from course.kernels.passes import separate_passes
 from course.kernels.shapes import conv_output_size
 
 CONV_SOURCE = r"""
@@ -117,3 +118,9 @@ def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
     cols = _columns(x, kernel_size, stride, padding, (ho, wo))
     dw = cupy.matmul(_dout_columns(dout), cols.T)
     return cupy.ascontiguousarray(dw).reshape((f, x.shape[1]) + tuple(kernel_size))
+
+
+def conv2d_backward(dout, x, w, stride, padding, need_dx=True, need_dw=True):
+    """(dx or None, dW or None): the two passes above, each only where needed (lecture 3)."""
+    return separate_passes(conv2d_backward_data, conv2d_backward_weight, dout, x, w, stride,
+                           padding, need_dx, need_dw)

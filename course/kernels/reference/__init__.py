@@ -14,6 +14,7 @@ from course.kernels.reference.activations import (
 )
 from course.kernels.reference.concat import channel_concat, channel_split
 from course.kernels.reference.conv import (
+    conv2d_backward,
     conv2d_backward_data,
     conv2d_backward_weight,
     conv2d_forward,

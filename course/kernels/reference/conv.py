@@ -13,6 +13,7 @@ A transposed convolution needs no kernel of its own: its forward pass is
 
 import numpy as np
 
+from course.kernels.passes import separate_passes
 from course.kernels.shapes import conv_output_size
 
 
@@ -72,3 +73,9 @@ def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
             window = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
             dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], window)
     return dw
+
+
+def conv2d_backward(dout, x, w, stride, padding, need_dx=True, need_dw=True):
+    """(dx or None, dW or None): the two passes above, each only where needed (lecture 3)."""
+    return separate_passes(conv2d_backward_data, conv2d_backward_weight, dout, x, w, stride,
+                           padding, need_dx, need_dw)
