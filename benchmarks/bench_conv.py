@@ -12,13 +12,20 @@ It also reports how long the first call takes in a fresh process: with an empty 
     PYTHONPATH=. python benchmarks/bench_conv.py --device cuda # CuPy vs torch CUDA, if present
 """
 
+# course first: it sets OpenBLAS's thread timeout (and Numba's threading layer) before numpy
+# and Numba load
+import course as _course  # noqa: F401
+
+# isort: split
 import argparse
 import functools
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -199,6 +206,48 @@ def ratio(a, b):
     return "-" if a is None or b is None else f"{a / b:.2f}x"
 
 
+# -- the machine and its threads -----------------------------------------------------------------
+
+def describe_machine():
+    """CPU model, vector extensions, cores, BLAS library and kernel, Numba's threads and layer."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    model, flags = platform.processor() or "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    vector = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+              if f in flags]
+    blas = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
+            f"threads={i.get('num_threads')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return (f"CPU: {model}, {os.cpu_count()} logical cores, vector extensions: "
+            f"{' '.join(vector) or 'none found'}\n"
+            f"BLAS: {'; '.join(blas) or 'none found'}\n"
+            f"Numba: {numba.get_num_threads()} threads, layer {numba.threading_layer()}   "
+            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}   "
+            f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}   "
+            f"load average {os.getloadavg()[0]:.1f}")
+
+
+def use_threads(threads, torch=None):
+    """Run Numba's kernels, numpy's BLAS and ``torch`` (when given) on ``threads`` threads."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
+    if torch:
+        torch.set_num_threads(threads)
+
+
 # -- the table, on the CPU or a GPU -------------------------------------------------------------
 
 def torch_on(device):
@@ -224,7 +273,7 @@ def run_on(device, rounds, repeats, layers=CONV_LAYERS):
               f"are left empty.")
     peak = roofline.matmul_gflops(xp, repeats, sync=functools.partial(synchronize, device),
                                   clock=CLOCK)
-    print(f"device: {describe_device(device)['name']}   "
+    print(f"device: {'CPU' if device == 'cpu' else describe_device(device)['name']}   "
           f"float32 matmul 2048^3 ({xp.__name__}): {peak:.0f} GFLOP/s   "
           f"{rounds} rounds of {repeats} calls per entry\n")
     rows, table = [], []
@@ -281,19 +330,12 @@ def measure_first_calls(script=__file__, env=None):
 def run_cpu(args):
     """The CPU table, every library on ``--threads`` threads, and the first-call times."""
     import numba
-    from threadpoolctl import threadpool_limits
-
-    import course.kernels.cpu  # noqa: F401  chooses Numba's threading layer: import it before
-    # set_num_threads, which starts the default (OpenMP) layer if none is chosen yet
 
     threads = args.threads or numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(threads)
-    threadpool_limits(threads)  # numpy's BLAS
     torch = torch_on("cpu")
-    if torch:
-        torch.set_num_threads(threads)
-    print(f"threads: {threads} (Numba layer: {numba.threading_layer()})   clock: {args.clock}   "
-          f"load average: {os.getloadavg()[0]:.1f}")
+    use_threads(threads, torch)
+    print(describe_machine())
+    print(f"threads: {threads}   clock: {args.clock}")
     cold, warm = measure_first_calls()
     print(f"first conv + max-pool call in a fresh process: {cold:.1f} s compiling (empty Numba "
           f"cache), {warm:.2f} s with the on-disk cache warm")

@@ -47,6 +47,23 @@ def course_step(x, h0, wx, wh, b, dh):
     return step
 
 
+def torch_lstm_step(torch, x, h0, dh):
+    """One forward and backward pass of ``torch.nn.LSTM`` of the same sizes (x, h0 and dh as
+    ``lstm_inputs`` makes them; the weights are PyTorch's own)."""
+    n, _, d = x.shape
+    h = h0.shape[1]
+    lstm = torch.nn.LSTM(d, h, batch_first=True)
+    tx = torch.tensor(x, requires_grad=True)
+    th0 = torch.tensor(h0)[None].requires_grad_()
+    tc0 = torch.zeros(1, n, h)
+    tdh = torch.tensor(dh)
+
+    def step():
+        out, _ = lstm(tx, (th0, tc0))
+        out.backward(tdh)
+    return step
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -80,15 +97,7 @@ def main():
         with use("reference"):
             fast_step()
 
-    lstm = torch.nn.LSTM(d, h, batch_first=True)
-    tx = torch.tensor(x, requires_grad=True)
-    th0 = torch.tensor(h0)[None].requires_grad_()
-    tc0 = torch.zeros(1, n, h)
-    tdh = torch.tensor(dh)
-
-    def torch_step():
-        out, _ = lstm(tx, (th0, tc0))
-        out.backward(tdh)
+    torch_step = torch_lstm_step(torch, x, h0, dh)
 
     bench_conv.CLOCK = time.perf_counter if args.clock == "wall" else time.process_time
     times = bench_conv.race({"torch.nn.LSTM": torch_step, "course (numba kernels)": fast_step,

@@ -46,26 +46,13 @@ def course_batchnorm(x, gamma, beta, dout, state):
     return out, dx, dgamma, dbeta
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--shape", type=int, nargs=4, default=[64, 32, 32, 32])
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
-    args = parser.parse_args()
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
-    import numba
-    import torch
-
-    numba.set_num_threads(args.threads)
-    torch.set_num_threads(args.threads)
-
+def batchnorm_steps(torch, shape):
+    """``{"PyTorch CPU", "course (Numba)", "plain numpy": step}``: spatial batch norm forward
+    and backward in training mode on float32 inputs of ``shape`` (N, C, H, W), each step a
+    function of no arguments; the three are checked to agree first."""
     from course import ops
 
     rng = np.random.default_rng(0)
-    shape = tuple(args.shape)
     c = shape[1]
     x = rng.standard_normal(shape, dtype=np.float32) * 2 + 1
     dout = rng.standard_normal(shape, dtype=np.float32)
@@ -84,7 +71,6 @@ def main():
         out = torch.nn.functional.batch_norm(xt, rm, rv, wt, bt, training=True)
         out.backward(dt)
 
-    # the three versions agree before they are timed
     ours = course_batchnorm(x, gamma, beta, dout, state)
     plain = numpy_batchnorm(x, gamma, beta, dout)
     torch_step()
@@ -92,9 +78,29 @@ def main():
                        ("dgamma", ours[2], wt.grad.numpy())]:
         assert np.allclose(a, b, rtol=1e-3, atol=1e-3), f"{name} disagrees with PyTorch"
 
-    steps = {"PyTorch CPU": torch_step,
-             "course (Numba)": lambda: course_batchnorm(x, gamma, beta, dout, state),
-             "plain numpy": lambda: numpy_batchnorm(x, gamma, beta, dout)}
+    return {"PyTorch CPU": torch_step,
+            "course (Numba)": lambda: course_batchnorm(x, gamma, beta, dout, state),
+            "plain numpy": lambda: numpy_batchnorm(x, gamma, beta, dout)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--shape", type=int, nargs=4, default=[64, 32, 32, 32])
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
+    import numba
+    import torch
+
+    numba.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+
+    shape = tuple(args.shape)
+    steps = batchnorm_steps(torch, shape)
     bench_conv.CLOCK = clock
     times = bench_conv.race(steps, args.rounds, args.repeats)
     base = times["PyTorch CPU"]

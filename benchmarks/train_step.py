@@ -24,9 +24,13 @@ step should take at most 2.5x its idle time, whatever the BLAS and Numba thread 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/train_step.py --under-load
 """
 
+# course first: it sets OpenBLAS's thread timeout (and Numba's threading layer) before numpy
+# and Numba load
+import course as _course  # noqa: F401
+
+# isort: split
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,38 +45,6 @@ import bench_conv  # noqa: E402
 BATCH = {"lenet5": 128, "resnet": 64, "captioning": 64}
 CAPTION_LENGTH, VOCAB, WORDVEC, HIDDEN = 17, 40, 64, 256
 LR, MOMENTUM = 0.01, 0.9
-
-
-# -- the machine -------------------------------------------------------------------------------
-
-def describe_machine():
-    """CPU model, vector extensions, cores, BLAS library and kernel, Numba's threads and layer."""
-    import numba
-    from threadpoolctl import threadpool_info
-
-    import course  # noqa: F401  chooses Numba's threading layer
-
-    model, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    vector = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
-              if f in flags]
-    blas = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
-            f"threads={i.get('num_threads')}"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
-    return (f"CPU: {model}, {os.cpu_count()} logical cores, vector extensions: "
-            f"{' '.join(vector) or 'none found'}\n"
-            f"BLAS: {'; '.join(blas) or 'none found'}\n"
-            f"Numba: {numba.get_num_threads()} threads, layer {numba.threading_layer()}   "
-            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}   "
-            f"load average {os.getloadavg()[0]:.1f}")
 
 
 # -- the models and their steps ------------------------------------------------------------------
@@ -295,17 +267,9 @@ def main():
         return
     torch = None if args.no_torch else bench_conv.torch_on("cpu")
     if args.threads:
-        import numba
-        from threadpoolctl import threadpool_limits
-
-        import course  # noqa: F401  chooses Numba's threading layer before set_num_threads
-
-        numba.set_num_threads(args.threads)
-        threadpool_limits(args.threads, user_api="blas")
-        if torch:
-            torch.set_num_threads(args.threads)
+        bench_conv.use_threads(args.threads, torch)
     bench_conv.CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    print(describe_machine())
+    print(bench_conv.describe_machine())
     if torch:
         print(f"PyTorch {torch.__version__}: {torch.get_num_threads()} threads")
     if args.under_load:
