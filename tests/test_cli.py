@@ -1,5 +1,6 @@
 """The ``course`` command: the tour trains to the promised accuracy; doctor reports."""
 
+import os
 import subprocess
 import sys
 
@@ -47,6 +48,22 @@ def test_doctor_reports_the_environment():
     lines = report()
     assert lines[0].startswith("python") and any(x.startswith("numba") for x in lines)
     assert any(x.startswith("cupy") for x in lines)
+    (blas,) = [x for x in lines if x.startswith("openblas")]
+    assert "OPENBLAS_THREAD_TIMEOUT=" in blas
+
+
+def test_import_course_before_numpy_sets_the_openblas_thread_timeout():
+    """In a fresh process with the variable unset, ``import course`` sets it (numpy not yet
+    loaded); importing numpy first leaves it unset, and doctor says so."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    code = ("import {first}, os; import course.doctor; "
+            "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT')); print(course.doctor.report()[3])")
+    course_first = subprocess.run([sys.executable, "-c", code.format(first="course")], env=env,
+                                  capture_output=True, text=True, check=True).stdout.splitlines()
+    numpy_first = subprocess.run([sys.executable, "-c", code.format(first="numpy")], env=env,
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
+    assert course_first == ["1", "openblas    OPENBLAS_THREAD_TIMEOUT=1"]
+    assert numpy_first[0] == "None" and "numpy was imported before course" in numpy_first[1]
 
 
 def test_module_entry_point_runs():
