@@ -22,6 +22,7 @@ import numpy as np
 # One line per activation op with kernels of its own: its name in course.ops (NAME_forward,
 # NAME_backward) and the same function in PyTorch, given the torch module and a tensor.
 ACTIVATIONS = {
+    "relu": lambda torch, t: torch.relu(t),
     "gelu": lambda torch, t: torch.nn.functional.gelu(t, approximate="none"),
     "silu": lambda torch, t: torch.nn.functional.silu(t),
 }

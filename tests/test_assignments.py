@@ -289,6 +289,12 @@ def course(tmp_path_factory):
     """A temporary course: the repository's config and solutions, every release generated."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
+    with open(course / "nbgrader_config.py", "a") as config:
+        # kernels talk over unix sockets in this course's folder (an absolute path: a kernel
+        # runs in its notebook's folder), not over TCP ports: two test workers once took the
+        # same free port, and the kernel never answered
+        config.write(f'\nc.KernelManager.transport = "ipc"\n'
+                     f'c.KernelManager.ip = "{course / "kernel"}"\n')
     shutil.copytree(ROOT / "solutions", course / "solutions")
     for assignment in ASSIGNMENTS:
         nbgrader(course, "generate_assignment", assignment, "--force")

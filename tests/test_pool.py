@@ -83,7 +83,9 @@ def test_numba_pool_kernels_match_reference(cfg):
     np.testing.assert_allclose(cpu.max_pool2d_backward(dout, argmax, shape[2:], size, stride),
                                reference.max_pool2d_backward(dout, argmax, shape[2:], size,
                                                              stride), rtol=1e-6, atol=1e-6)
-    tol = 1e-6 if dtype == np.float32 else 1e-13
+    # float32: a window's mean near 0 loses digits to cancellation, and the two kernels sum in
+    # different orders (one window of six values once differed by 2.8e-6)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
     assert rel_error(cpu.avg_pool2d_forward(x, size, stride),
                      reference.avg_pool2d_forward(x, size, stride)) < tol
     dx = cpu.avg_pool2d_backward(dout, shape[2:], size, stride)
