@@ -117,7 +117,7 @@ class CaptioningModel(nn.Module):
         loss, dscores = ops.temporal_softmax_loss(scores, captions_out, captions_out != self.null)
         dh = self.output.backward(dscores)
         self.embed.backward(self.lstm.backward(dh))
-        self.encoder.backward(self.lstm.dh0)
+        self.encoder.backward(self.lstm.dh0, input_grad=False)  # nothing needs the images'
         return loss, {name: p.grad for name, p in self.named_parameters()}
 
     def _initial_state(self, images):
