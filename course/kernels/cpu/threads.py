@@ -28,6 +28,7 @@ core removed the slow phase but made every call about 5% slower, so the threads 
 ``benchmarks/bench_conv.py`` warms each library up for 0.1 s before timing it.
 """
 
+import contextlib
 import itertools
 import os
 import threading
@@ -45,10 +46,11 @@ SHARE_MIN_FLOPS = 10_000_000  # and fewer shares where each would do less arithm
 
 
 def _pool_and_blas():
-    """This process's thread pool and BLAS controller, made on first use (and again in a child
-    process after ``fork``, which does not copy threads)."""
+    """This process's thread pool and its BLAS libraries' controllers, made on first use (and
+    again in a child process after ``fork``, which does not copy threads)."""
     if _STATE["pid"] != os.getpid():
-        _STATE.update(pid=os.getpid(), blas=ThreadpoolController(),
+        blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        _STATE.update(pid=os.getpid(), blas=blas,
                       pool=ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
                                               thread_name_prefix="course-cpu"))
     return _STATE["pool"], _STATE["blas"]
@@ -97,7 +99,7 @@ def in_parallel(n, work, flops=None):
             while (i := next(claim)) < len(pieces):
                 results[i] = work(*pieces[i])
 
-        with blas.limit(limits=1, user_api="blas"):
+        with _one_blas_thread(blas):
             futures = [pool.submit(run) for _ in range(threads - 1)]
             try:
                 run()
@@ -106,6 +108,21 @@ def in_parallel(n, work, flops=None):
             for future in futures:
                 future.result()  # raises a worker's exception here
             return results
+
+
+@contextlib.contextmanager
+def _one_blas_thread(libraries):
+    """Each BLAS library (threadpoolctl's controllers) on one thread inside the block, then on as
+    many as before. Calling the libraries' controllers directly takes 8 us, threadpoolctl's
+    ``limit`` 36 us: a network's convolutions enter this block twice per layer and step."""
+    before = [library.num_threads for library in libraries]
+    for library in libraries:
+        library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, threads in zip(libraries, before, strict=True):
+            library.set_num_threads(threads)
 
 
 def workspace(name, shape, dtype):
