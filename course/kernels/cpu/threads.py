@@ -30,6 +30,7 @@ core removed the slow phase but made every call about 5% slower, so the threads 
 
 import contextlib
 import itertools
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -128,7 +129,7 @@ def _one_blas_thread(libraries):
 def workspace(name, shape, dtype):
     """A scratch array of ``shape`` and ``dtype``, private to the calling thread and reused by its
     next call with the same ``name`` (contents undefined) (lecture 3)."""
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    size = math.prod(shape) * np.dtype(dtype).itemsize
     buffers = _SCRATCH.__dict__.setdefault("buffers", {})
     if name not in buffers or buffers[name].size < size:
         buffers[name] = np.empty(size, dtype=np.uint8)
