@@ -1,8 +1,10 @@
 """Activation kernels in Numba (lecture 1, neurons).
 
-One fused pass over the flattened arrays, one thread's share of the values each (``prange``:
-every output value is independent). Computed in float64, stored in the array's dtype, as the
-reference kernels do. No ``fastmath``: NaN and inf must propagate as they do in numpy.
+One fused pass over the flattened arrays. GELU and SiLU, whose exp and erf cost far more than
+the memory traffic, give each thread its share of the values (``prange``: every output value is
+independent) and compute in float64, stored in the array's dtype, as the reference kernels do;
+ReLU is a comparison per value and runs on one thread (see ``relu_forward``). No ``fastmath``:
+NaN and inf must propagate as they do in numpy.
 """
 
 import math
@@ -10,26 +12,20 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from course.kernels.reference import activations as reference
-
 SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 
-# Below this many values ReLU runs numpy's expression: starting the parallel loop costs more
-# than the loop itself (see relu_forward).
-RELU_PARALLEL_MIN_SIZE = 1 << 15
 
-
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _relu_forward(x, out):
-    for i in prange(out.size):
+    for i in range(out.size):
         v = x[i]
         out[i] = 0 if v <= 0 else v  # NaN stays NaN, as in np.maximum(x, 0)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _relu_backward(dout, x, dx):
-    for i in prange(dx.size):
+    for i in range(dx.size):
         dx[i] = 0 if x[i] <= 0 else dout[i]
 
 
@@ -74,13 +70,14 @@ def _silu_backward(dout, x, dx):
 
 
 def relu_forward(x):
-    """ReLU of contiguous x in one parallel pass (lecture 1). Returns out (x's shape).
+    """ReLU of contiguous x in one pass (lecture 1). Returns out (x's shape).
 
-    Two threads, (128, 6, 28, 28) float32 (LeNet-5's first activation): 0.17 ms, against
-    0.65 ms for numpy's ``maximum``; the backward pass 0.5 ms against 3.6 ms for ``where``.
+    One thread, on purpose: (128, 6, 28, 28) float32 (LeNet-5's first activation) takes
+    0.11 ms, against 0.16 ms with a parallel loop on two threads and 0.60 ms for numpy's
+    ``maximum``; the backward pass 0.43 ms against 0.49 (parallel) and 3.4 ms (numpy's
+    ``where``). A parallel loop waits for its slowest thread, and in the test suite, with more
+    processes than cores, that made a lecture of small dense layers 10x slower.
     """
-    if x.size < RELU_PARALLEL_MIN_SIZE:
-        return reference.relu_forward(x)
     out = np.empty_like(x)
     _relu_forward(x.reshape(-1), out.reshape(-1))
     return out
@@ -89,8 +86,6 @@ def relu_forward(x):
 def relu_backward(dout, x):
     """Gradient of ReLU (lecture 1): 0 where x <= 0, else dout; dout and x contiguous, of one
     shape. Returns dx (dout's shape and dtype)."""
-    if dout.size < RELU_PARALLEL_MIN_SIZE:
-        return reference.relu_backward(dout, x)
     dx = np.empty_like(dout)
     _relu_backward(dout.reshape(-1), x.reshape(-1), dx.reshape(-1))
     return dx
