@@ -167,6 +167,27 @@ def test_numba_lstm_cell_matches_reference(n, h, dtype, seed):
         assert got.dtype == dtype and rel_error(got, want) < tol
 
 
+def test_numba_float32_tanh_is_within_its_stated_error():
+    # the fast float32 cell computes tanh with a rational function (course.kernels.cpu.recurrent)
+    grid = np.linspace(-12, 12, 240_001, dtype=np.float32)
+    a = np.zeros((1, 4 * grid.size), np.float32)
+    a[0, 3 * grid.size:] = grid  # the candidate block g = tanh(a_g)
+    gates = cpu.lstm_cell_forward(a, np.zeros((1, grid.size), np.float32))[2]
+    error = np.abs(gates[0, 3 * grid.size:] - np.tanh(grid.astype(np.float64)))
+    assert error.max() < 3.5e-7
+    assert np.array_equal(gates[0, :grid.size], np.full(grid.size, 0.5, np.float32))  # sigmoid(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_cell_propagates_nan(dtype):
+    a = np.zeros((1, 8), dtype)
+    a[0, 0] = np.nan  # the first unit's input gate
+    for kernels in (cpu, reference):
+        next_h, next_c, _, _ = kernels.lstm_cell_forward(a, np.ones((1, 2), dtype))
+        assert np.isnan(next_h[0, 0]) and np.isnan(next_c[0, 0])
+        assert np.isfinite(next_h[0, 1]) and np.isfinite(next_c[0, 1])
+
+
 def test_lstm_cell_saturates_without_nan():
     a = np.array([[-1000.0, 1000.0, -1000.0, 1000.0]], dtype=np.float32)
     for kernels in (cpu, reference):

@@ -239,13 +239,15 @@ def lstm_states_forward(x, h0, c0, Wx, Wh, b):
     kernels = kernels_for(x)
     n, t_steps, d = x.shape
     hidden = h0.shape[1]
-    xw = (x.reshape(n * t_steps, d) @ Wx + b).reshape(n, t_steps, 4 * hidden)  # all steps
+    xw = (x.reshape(n * t_steps, d) @ Wx).reshape(n, t_steps, 4 * hidden)  # all steps
+    xw += b  # in place, here and below: a new (N, T, 4H) array costs its page faults
     states = xp.empty((2, n, t_steps + 1, hidden), dtype=x.dtype)
     states[0, :, 0], states[1, :, 0] = h0, c0
     steps = []  # what each step's backward needs: gates, tanh(next_c)
     for t in range(t_steps):
-        next_h, next_c, gates, tanh_c = kernels.lstm_cell_forward(
-            xw[:, t] + states[0, :, t] @ Wh, states[1, :, t])
+        a = states[0, :, t] @ Wh
+        a += xw[:, t]
+        next_h, next_c, gates, tanh_c = kernels.lstm_cell_forward(a, states[1, :, t])
         states[0, :, t + 1], states[1, :, t + 1] = next_h, next_c
         steps.append((gates, tanh_c))
     return states, (x, h0, Wx, Wh, states, steps)
@@ -273,8 +275,9 @@ def lstm_states_backward(dstates, cache):
         da_t, dprev_c = kernels.lstm_cell_backward(dprev_h, dprev_c, states[1, :, t], gates,
                                                    tanh_c)
         da[:, t] = da_t
-        dprev_h = da_t @ Wh.T + dstates[0, :, t]
-        dprev_c = dprev_c + dstates[1, :, t]
+        dprev_h = da_t @ Wh.T
+        dprev_h += dstates[0, :, t]
+        dprev_c += dstates[1, :, t]  # the kernel's new array
     da = da.reshape(n * t_steps, 4 * hidden)
     dx = (da @ Wx.T).reshape(x.shape)
     dWx = x.reshape(n * t_steps, d).T @ da
