@@ -41,5 +41,7 @@ def test_both_forward_products_match_the_reference(monkeypatch, numba_threads, t
 
 
 def test_the_form_follows_the_rows():
-    assert not cpu_conv._pixels_first(150)  # LeNet-5's second layer
-    assert cpu_conv._pixels_first(288)      # 32 channels, 3x3
+    assert not cpu_conv._pixels_first(27)  # 3 channels, 3x3
+    assert not cpu_conv._pixels_first(25)  # LeNet-5's first layer
+    assert cpu_conv._pixels_first(150)     # LeNet-5's second layer
+    assert cpu_conv._pixels_first(288)     # 32 channels, 3x3

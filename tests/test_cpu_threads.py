@@ -79,11 +79,13 @@ def test_a_slow_thread_takes_fewer_shares(numba_threads):
 
 @needs_two_threads
 @pytest.mark.parametrize("flops_in_shares, expected", [
-    (None, 2 * SHARES_PER_THREAD), (0.5, 2), (3.9, 3), (100, 2 * SHARES_PER_THREAD)])
+    (None, 2 * SHARES_PER_THREAD), (0.5, 2), (3.9, 2), (4.1, 4), (5.9, 4), (6.1, 6),
+    (100, 2 * SHARES_PER_THREAD)])
 def test_a_call_with_little_arithmetic_is_cut_into_fewer_shares(numba_threads, flops_in_shares,
                                                                  expected):
-    """One share per SHARE_MIN_FLOPS of the call's arithmetic, at least one per thread and at
-    most SHARES_PER_THREAD per thread; without ``flops``, the most."""
+    """About one share per SHARE_MIN_FLOPS of the call's arithmetic, the same number for each
+    thread (an odd count would leave one idle at the end), at least one and at most
+    SHARES_PER_THREAD per thread; without ``flops``, the most."""
     numba_threads(2)
     flops = None if flops_in_shares is None else flops_in_shares * SHARE_MIN_FLOPS
     assert len(in_parallel(100, lambda start, stop: (start, stop), flops=flops)) == expected

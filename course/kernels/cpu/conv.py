@@ -137,7 +137,7 @@ def _pixels_last(dout):
     return grads.reshape(f, m * ho * wo)
 
 
-PIXELS_FIRST_MIN_ROWS = 256  # see _pixels_first
+PIXELS_FIRST_MIN_ROWS = 100  # see _pixels_first
 
 
 def _pixels_first(rows):
@@ -145,11 +145,11 @@ def _pixels_first(rows):
     per sample while the bias is added) rather than as (F, m*P) = W @ cols, for
     rows = C*KH*KW.
 
-    The whole forward pass, one thread, OpenBLAS Haswell kernels (AMD EPYC, shared machine,
-    process CPU time, best of 4 alternating rounds): N64 32->64 16x16 k3 (288 rows) 31.4 ms
-    with W @ cols, 24.8 ms with cols.T @ W.T; N32 64->64 s2 (576 rows) 8.7 and 7.2 ms. With
-    fewer rows the first form won: LeNet-5's second layer (150 rows) 3.1 against 3.5 ms, the
-    3-channel 3x3 layer (27 rows) 8.4 against 10.1 ms.
+    The whole forward pass, two threads (AMD EPYC, idle machine, best of 8 alternating rounds):
+    LeNet-5's second layer (150 rows) 1.72 ms with cols.T @ W.T against 2.28 ms with W @ cols;
+    N64 32->64 16x16 k3 (288 rows) and N32 64->64 s2 (576 rows) were 20% and 17% faster that
+    way too (one thread, process CPU time). With fewer rows the first form won: the 3-channel
+    3x3 layer (27 rows) 3.73 against 4.68 ms, LeNet-5's first layer (25 rows) 1.50 against 1.60.
     """
     return rows >= PIXELS_FIRST_MIN_ROWS
 

@@ -76,9 +76,11 @@ def in_parallel(n, work, flops=None):
     made each share on that core, and so the whole call, take twice as long). But each share
     costs Python some 50-100 us (slicing, buffers, kernel calls): a call of less than
     ``threads * SHARES_PER_THREAD * SHARE_MIN_FLOPS`` floating-point operations is cut into
-    fewer shares, one per SHARE_MIN_FLOPS (at least one per thread). On the project's 2-core
-    machine that took the small ResNet's 1x1 stride-2 shortcut (N64 16->32 16x16, 4 MFLOP a
-    pass, 2 shares instead of 8) from 2.9-3.4 to 1.5-1.6 ms, forward and backward. The shares
+    fewer shares, about one per SHARE_MIN_FLOPS, and always the same number for every thread.
+    On the project's 2-core machine that took the small ResNet's 1x1 stride-2 shortcut (N64
+    16->32 16x16, 4 MFLOP a pass, 2 shares instead of 8) from 2.9-3.4 to 1.5-1.6 ms, forward
+    and backward; an odd number of shares left one thread idle for the last (LeNet-5's second
+    layer forward, 39 MFLOP: 3 shares took 2.6 ms, 2 shares 1.7 ms). The shares
     and the order of the results do not depend on which thread ran which, so the results are
     the same on every run. With a single thread, ``work`` runs once in the calling thread and BLAS
     keeps all its threads. One parallel section runs at a time: a second caller waits, so that
@@ -89,9 +91,10 @@ def in_parallel(n, work, flops=None):
         return [work(0, n)] if n > 0 else []
     with _LOCK:
         pool, blas = _pool_and_blas()
-        parts = threads * SHARES_PER_THREAD
+        per_thread = SHARES_PER_THREAD
         if flops is not None:
-            parts = max(threads, min(parts, int(flops // SHARE_MIN_FLOPS)))
+            per_thread = max(1, min(per_thread, int(flops // (SHARE_MIN_FLOPS * threads))))
+        parts = threads * per_thread  # the same number of shares for every thread
         pieces = shares(n, min(n, parts))
         results = [None] * len(pieces)
         claim = itertools.count()  # next() on it is atomic: each share is taken once
