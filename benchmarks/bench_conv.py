@@ -2,9 +2,13 @@
 
 One run times, on the same machine and thread count, the forward + backward pass (all
 gradients) of each layer of ``course.roofline.CONV_LAYERS``, and prints a table of times and
-ratios, GFLOP/s and the share of the machine's float32 matrix-multiply rate (a 2048^3 product
-measured in the same run). The libraries take turns, round after round, and each keeps its
-fastest round (``race``): on a machine shared with others, speed drifts by 2x within minutes.
+ratios, each library's GFLOP/s and its share of the machine's float32 matrix-multiply rate (a
+2048^3 product measured in the same run), and the time that the bytes an im2col convolution
+moves at the least (``course.roofline.conv_bytes``) take at the copy speed of a large array
+measured in the same run (a lower bound on the memory traffic's time; the column buffers of
+``course`` stay in the caches, so they move faster than that). The libraries take turns, round
+after round, and each keeps its fastest round (``race``): on a machine shared with others,
+speed drifts by 2x within minutes.
 It also reports how long the first call takes in a fresh process: with an empty Numba cache
 (compiling) and with the on-disk cache warm (loading).
 
@@ -271,25 +275,29 @@ def run_on(device, rounds, repeats, layers=CONV_LAYERS):
     if torch is None:
         print(f"PyTorch {'with CUDA ' if device == 'cuda' else ''}is not available: its columns "
               f"are left empty.")
-    peak = roofline.matmul_gflops(xp, repeats, sync=functools.partial(synchronize, device),
-                                  clock=CLOCK)
+    sync = functools.partial(synchronize, device)
+    peak = roofline.matmul_gflops(xp, repeats, sync=sync, clock=CLOCK)
+    bandwidth = roofline.copy_gbps(xp, repeats, sync=sync, clock=CLOCK)
     print(f"device: {'CPU' if device == 'cpu' else describe_device(device)['name']}   "
-          f"float32 matmul 2048^3 ({xp.__name__}): {peak:.0f} GFLOP/s   "
-          f"{rounds} rounds of {repeats} calls per entry\n")
+          f"float32 matmul 2048^3 ({xp.__name__}): {peak:.0f} GFLOP/s   copy {bandwidth:.1f} "
+          f"GB/s   {rounds} rounds of {repeats} calls per entry\n")
     rows, table = [], []
     for layer in layers:
         times = time_layer(layer, rounds, repeats, torch, device)
         flops = conv_flops(*layer[1:])
-        gflops = flops / times["course"] / 1e9
+        rates = {name: flops / times[name] / 1e9 for name in ("course", "torch") if name in times}
         rows.append({"layer": layer[0], "flops": flops, "course_ms": times["course"] * 1e3,
                      "torch_ms": times["torch"] * 1e3 if "torch" in times else None})
-        table.append(table_row(layer[0], times, device) + [f"{gflops:.0f}",
-                                                           f"{100 * gflops / peak:.0f}%"])
+        table.append(table_row(layer[0], times, device) + [
+            " / ".join(f"{rate:.0f}" for rate in rates.values()),
+            " / ".join(f"{100 * rate / peak:.0f}%" for rate in rates.values()),
+            ms(roofline.conv_bytes(*layer[1:], im2col=True) / bandwidth / 1e9)])
     table.append(table_row("max-pool 2x2 (64,32,32,32)", time_pool(rounds, repeats, torch, device),
-                           device) + ["-", "-"])
+                           device) + ["-", "-", "-"])
     numpy_headers = ["numpy ms", "numpy/course"] if device == "cpu" else []
     print_table(table, ["layer (float32, fwd+bwd)", "course ms", "torch ms", "course/torch",
-                        *numpy_headers, "GFLOP/s", "% matmul"])
+                        *numpy_headers, "GFLOP/s course / torch", "% matmul",
+                        "im2col bytes at copy speed, ms"])
     return {"matmul_gflops": peak, "conv": rows}
 
 

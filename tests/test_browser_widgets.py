@@ -206,6 +206,7 @@ def jupyterlab(tmp_path_factory):
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               NUMBA_NUM_THREADS="1",  # one thread per kernel, as in tests/test_lectures.py
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     news = home / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)  # no "Would you like to get notified about news?" over the widgets
