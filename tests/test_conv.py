@@ -147,6 +147,27 @@ def test_numba_conv_kernels_handle_empty_arrays(rng, n, c):
         np.testing.assert_array_equal(fused, np.zeros_like(zeros))
 
 
+def test_numba_conv_kernels_reject_buffers_of_the_wrong_shape():
+    """The im2col, col2im, pad and crop kernels check the shapes they are given, so that no
+    index can leave an array (Numba does not check bounds)."""
+    from course.kernels.cpu import conv as cpu_conv
+
+    x = np.ones((2, 3, 5, 4), np.float32)
+    xp = np.zeros((2, 3, 7, 6), np.float32)  # x padded by 1 on every side
+    cpu_conv._pad(x, 1, 1, xp)
+    assert xp.sum() == x.sum() and xp[:, :, 0].sum() == 0 and xp[:, :, :, -1].sum() == 0
+    for kernel, args in [(cpu_conv._pad, (x, 1, 2, xp)), (cpu_conv._crop, (xp, 2, 1, x))]:
+        with pytest.raises(ValueError, match="x's shape plus the padding"):
+            kernel(*args)
+    cols = np.empty((3 * 3 * 3, 2 * 5 * 4 + 1), np.float32)  # one column too many
+    with pytest.raises(ValueError, match=r"cols must be \(C\*KH\*KW, m\*Ho\*Wo\)"):
+        cpu_conv._im2col(xp, 3, 3, 1, 1, cols)
+    with pytest.raises(ValueError, match="cols must be"):
+        cpu_conv._col2im(cols, 3, 3, 1, 1, xp)
+    with pytest.raises(ValueError, match="strides must be positive"):
+        cpu_conv._im2col(xp, 3, 3, 0, 1, np.empty((27, 40), np.float32))
+
+
 def test_conv2d_output_size_formula():
     assert conv_output_size(32, 3, 1, 1) == 32
     assert conv_output_size(7, 3, 2, 1) == 4

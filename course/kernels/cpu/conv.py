@@ -22,10 +22,18 @@ PyTorch's time, the median of 5 fresh processes, by ``benchmarks/bench_conv.py``
   slower, since LeNet-5's (16, 150) @ (150, 64) products are too small for BLAS to run fast.
 - The column and product buffers are kept per thread between calls (``workspace``).
 
-col2im is a gather over each input plane, in the same order as im2col, so it needs no atomics;
-every kernel walks its arrays as flat vectors with unsigned indices (for a signed index Numba
-adds a check "if negative, count from the end" on every access, which made these loops 2.5x to
-4x slower), and ``_inside_columns`` keeps every index in range whatever the shapes.
+A padded input is first copied into a buffer framed by zeros (``_pad``), as lecture 3's numpy
+im2col does with ``np.pad``: every window then lies inside the buffer, and each output row of a
+column row is one loop of Wo copies with no test. Testing every row for the padding instead
+made im2col 1.1x to 2.1x slower (one thread, the padding copy included: LeNet-5's second layer,
+64 samples, 605 against 291 us; N7 32->64 16x16 p1, 347 against 220 us); col2im took about
+the same time either way. col2im
+adds into such a padded buffer and then crops the frame off (``_crop``); it is a gather over
+each input plane, in the same order as im2col, so it needs no atomics. Every kernel walks its
+arrays as flat vectors with unsigned indices (for a signed index Numba adds a check "if
+negative, count from the end" on every access, which made these loops 2.5x to 4x slower), and
+checks the shapes it is given (``_check_columns``), so that no index leaves its array whatever
+the arguments.
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
@@ -37,75 +45,114 @@ from course.kernels.cpu.threads import in_parallel, workspace
 from course.kernels.passes import separate_passes
 from course.kernels.shapes import conv_output_size
 
-# Column buffer of one group of samples, per thread. One thread, forward + backward, CPU time
-# on the shared AMD EPYC machine, best of 3 rounds: 2 MiB against 16 MiB took 25.8 against
-# 28.5 ms (N64 3->32 k3), 8.7 against 10.9 ms (LeNet-5's first layer), the same within 2% on
-# the other layers of bench_conv.py; 512 KiB was slower on all of them.
-CHUNK_BYTES = 2 << 20
+# Column buffer of one group of samples, per thread. Two threads, forward + backward, best of 7
+# alternating rounds on the AMD EPYC machine (8 MiB of L3 cache shared by both cores): 1 MiB
+# against 2 MiB took 36.4 against 38.3 ms (N64 32->64 16x16 k3), 4.1-4.2 against 4.35 ms
+# (LeNet-5's second layer), 4.8 against 5.1 ms (its first layer), the same within noise on the
+# two other layers of bench_conv.py; 16 MiB was slower still (one thread: 28.5 against 25.8 ms
+# for 2 MiB on N64 3->32 k3), 512 KiB no faster.
+CHUNK_BYTES = 1 << 20
+
+
+@njit(nogil=True, cache=True)
+def _pad(x, ph, pw, xp):
+    """xp[s, c] = x[s, c] framed by ph rows and pw columns of zeros on every side.
+
+    x (m, C, H, W) and xp (m, C, H + 2*ph, W + 2*pw), both C-contiguous.
+    """
+    m, c, h, w = x.shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    if xp.shape != (m, c, hp, wp) or ph < 0 or pw < 0:
+        raise ValueError("_pad: xp must have x's shape plus the padding")
+    x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
+    for plane in range(m * c):
+        top, bottom = plane * hp * wp, (plane * hp + ph + h) * wp
+        for t in range(ph * wp):
+            xp_flat[np.uint64(top + t)] = 0
+            xp_flat[np.uint64(bottom + t)] = 0
+        for y in range(h):
+            src, dst = (plane * h + y) * w, (plane * hp + ph + y) * wp
+            for t in range(pw):
+                xp_flat[np.uint64(dst + t)] = 0
+                xp_flat[np.uint64(dst + pw + w + t)] = 0
+            for t in range(w):
+                xp_flat[np.uint64(dst + pw + t)] = x_flat[np.uint64(src + t)]
+
+
+@njit(nogil=True, cache=True)
+def _crop(xp, ph, pw, x):
+    """x[s, c] = xp[s, c] without its frame of ph rows and pw columns: the inverse of _pad.
+
+    xp (m, C, H + 2*ph, W + 2*pw) and x (m, C, H, W), both C-contiguous.
+    """
+    m, c, h, w = x.shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    if xp.shape != (m, c, hp, wp) or ph < 0 or pw < 0:
+        raise ValueError("_crop: xp must have x's shape plus the padding")
+    x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
+    for plane in range(m * c):
+        for y in range(h):
+            src, dst = (plane * hp + ph + y) * wp + pw, (plane * h + y) * w
+            for t in range(w):
+                x_flat[np.uint64(dst + t)] = xp_flat[np.uint64(src + t)]
 
 
 @njit(inline="always")
-def _inside_columns(kj, sw, pw, w, wo):
-    """Range [j_lo, j_hi) of output columns j whose input column j*sw - pw + kj is in [0, w)."""
-    j_lo = min(wo, max(0, (pw - kj + sw - 1) // sw))
-    j_hi = max(j_lo, min(wo, (w - 1 + pw - kj) // sw + 1))
-    return j_lo, j_hi
+def _check_columns(xp_shape, kh, kw, sh, sw, cols_shape):
+    """(Ho, Wo) of a convolution of the padded input, once the columns' shape is checked."""
+    m, c, hp, wp = xp_shape
+    if kh < 1 or kw < 1 or sh < 1 or sw < 1:
+        raise ValueError("im2col/col2im: kernel sizes and strides must be positive")
+    ho, wo = max(0, (hp - kh) // sh + 1), max(0, (wp - kw) // sw + 1)
+    if cols_shape != (c * kh * kw, m * ho * wo):
+        raise ValueError("im2col/col2im: cols must be (C*KH*KW, m*Ho*Wo)")
+    return ho, wo
 
 
 @njit(nogil=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, ph, pw, ho, wo, cols):
-    """cols[(c*KH + ki)*KW + kj, (s*Ho + i)*Wo + j] = x_padded[s, c, i*sh + ki, j*sw + kj].
+def _im2col(xp, kh, kw, sh, sw, cols):
+    """cols[(c*KH + ki)*KW + kj, (s*Ho + i)*Wo + j] = xp[s, c, i*sh + ki, j*sw + kj].
 
-    x (m, C, H, W) and cols (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row.
+    xp (m, C, Hp, Wp), the input already padded (every window lies inside it), and cols
+    (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row.
     """
-    m, c, h, w = x.shape
-    x_flat, cols_flat = x.reshape(-1), cols.reshape(-1)
+    m, c, hp, wp = xp.shape
+    ho, wo = _check_columns(xp.shape, kh, kw, sh, sw, cols.shape)
+    xp_flat, cols_flat = xp.reshape(-1), cols.reshape(-1)
     for ch in range(c):
         for ki in range(kh):
             for kj in range(kw):
                 row = (ch * kh + ki) * kw + kj
-                j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
                 for s in range(m):
                     for i in range(ho):
                         dst = ((row * m + s) * ho + i) * wo
-                        y = i * sh - ph + ki
-                        if y < 0 or y >= h:  # the whole output row reads padding
-                            for j in range(wo):
-                                cols_flat[np.uint64(dst + j)] = 0
-                            continue
-                        src = ((s * c + ch) * h + y) * w - pw + kj  # index of j = 0, maybe < 0
-                        for j in range(j_lo):
-                            cols_flat[np.uint64(dst + j)] = 0
-                        for j in range(j_lo, j_hi):
-                            cols_flat[np.uint64(dst + j)] = x_flat[np.uint64(src + j * sw)]
-                        for j in range(j_hi, wo):
-                            cols_flat[np.uint64(dst + j)] = 0
+                        src = ((s * c + ch) * hp + i * sh + ki) * wp + kj
+                        for j in range(wo):
+                            cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + j * sw)]
 
 
 @njit(nogil=True, cache=True)
-def _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx):
-    """dx[s, c] = sum of the dcols entries that im2col copied from each pixel of plane (s, c).
+def _col2im(dcols, kh, kw, sh, sw, dxp):
+    """dxp[s, c] = sum of the dcols entries that _im2col copied from each pixel of plane (s, c).
 
-    dcols (C*KH*KW, m*Ho*Wo) and dx (m, C, H, W), both C-contiguous.
+    dcols (C*KH*KW, m*Ho*Wo) and dxp (m, C, Hp, Wp), the padded input's shape, both
+    C-contiguous.
     """
-    m, c, h, w = dx.shape
-    dcols_flat, dx_flat = dcols.reshape(-1), dx.reshape(-1)
-    for p in range(m * c * h * w):
-        dx_flat[np.uint64(p)] = 0
+    m, c, hp, wp = dxp.shape
+    ho, wo = _check_columns(dxp.shape, kh, kw, sh, sw, dcols.shape)
+    dcols_flat, dxp_flat = dcols.reshape(-1), dxp.reshape(-1)
+    for p in range(m * c * hp * wp):
+        dxp_flat[np.uint64(p)] = 0
     for ch in range(c):
         for ki in range(kh):
             for kj in range(kw):
                 row = (ch * kh + ki) * kw + kj
-                j_lo, j_hi = _inside_columns(kj, sw, pw, w, wo)
                 for s in range(m):
                     for i in range(ho):
-                        y = i * sh - ph + ki
-                        if y < 0 or y >= h:
-                            continue
                         src = ((row * m + s) * ho + i) * wo
-                        dst = ((s * c + ch) * h + y) * w - pw + kj
-                        for j in range(j_lo, j_hi):
-                            dx_flat[np.uint64(dst + j * sw)] += dcols_flat[np.uint64(src + j)]
+                        dst = ((s * c + ch) * hp + i * sh + ki) * wp + kj
+                        for j in range(wo):
+                            dxp_flat[np.uint64(dst + j * sw)] += dcols_flat[np.uint64(src + j)]
 
 
 def _groups(start, stop, rows, plane, dtype):
@@ -115,12 +162,38 @@ def _groups(start, stop, rows, plane, dtype):
     return [(s, min(stop, s + size)) for s in range(start, stop, size)]
 
 
-def _columns(x, kernel_size, stride, padding, output_size):
+def _padded(x, padding):
+    """x (m, C, H, W) itself without padding, else a copy framed by zeros, in this thread's
+    buffer."""
+    (ph, pw), (m, c, h, w) = padding, x.shape
+    if ph == 0 and pw == 0:
+        return x
+    xp = workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), x.dtype)
+    _pad(x, ph, pw, xp)
+    return xp
+
+
+def _columns(x, kernel_size, stride, padding):
     """im2col of the samples x (m, C, H, W) into this thread's (C*KH*KW, m*Ho*Wo) buffer."""
-    (kh, kw), (sh, sw), (ph, pw), (ho, wo) = kernel_size, stride, padding, output_size
+    (kh, kw), (sh, sw) = kernel_size, stride
+    xp = _padded(x, padding)
+    ho, wo = conv_output_size(xp.shape[2], kh, sh, 0), conv_output_size(xp.shape[3], kw, sw, 0)
     cols = workspace("cols", (x.shape[1] * kh * kw, x.shape[0] * ho * wo), x.dtype)
-    _im2col(x, kh, kw, sh, sw, ph, pw, ho, wo, cols)
+    _im2col(xp, kh, kw, sh, sw, cols)
     return cols
+
+
+def col2im(dcols, kernel_size, stride, padding, dx):
+    """dx (m, C, H, W) = the sum of the dcols entries copied from each of its pixels: col2im
+    into a zero-padded buffer, then the frame cropped off (as lecture 3 does in numpy)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if ph == 0 and pw == 0:
+        _col2im(dcols, kh, kw, sh, sw, dx)
+        return
+    m, c, h, w = dx.shape
+    dxp = workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), dx.dtype)
+    _col2im(dcols, kh, kw, sh, sw, dxp)
+    _crop(dxp, ph, pw, dx)
 
 
 def _product_flops(n, f, plane, rows):
@@ -168,7 +241,7 @@ def conv2d_forward(x, w, b, stride, padding):
 
     def work(start, stop):
         for s, e in _groups(start, stop, c * kh * kw, ho * wo, x.dtype):
-            cols = _columns(x[s:e], (kh, kw), stride, padding, (ho, wo))
+            cols = _columns(x[s:e], (kh, kw), stride, padding)
             if pixels_first:  # (m*P, F) = cols.T @ W.T, then each sample's (P, F) transposed
                 product = workspace("product", (e - s, ho * wo, f), x.dtype)
                 np.matmul(cols.T, w_rows.T, out=product.reshape(-1, f))
@@ -185,7 +258,6 @@ def conv2d_forward(x, w, b, stride, padding):
 def conv2d_backward_data(dout, w, input_size, stride, padding):
     """dx (N, C, H, W) = col2im(W.T @ G), group by group (lecture 3)."""
     dout, w = np.ascontiguousarray(dout), np.ascontiguousarray(w)
-    (sh, sw), (ph, pw) = stride, padding
     n, f, ho, wo = dout.shape
     _, c, kh, kw = w.shape
     dx = np.empty((n, c) + tuple(input_size), dtype=dout.dtype)
@@ -195,7 +267,7 @@ def conv2d_backward_data(dout, w, input_size, stride, padding):
         for s, e in _groups(start, stop, c * kh * kw, ho * wo, dout.dtype):
             dcols = workspace("cols", (c * kh * kw, (e - s) * ho * wo), dout.dtype)
             np.matmul(w_rows.T, _pixels_last(dout[s:e]), out=dcols)
-            _col2im(dcols, kh, kw, sh, sw, ph, pw, ho, wo, dx[s:e])
+            col2im(dcols, (kh, kw), stride, padding, dx[s:e])
 
     in_parallel(n, work, flops=_product_flops(n, f, ho * wo, c * kh * kw))
     return dx
@@ -212,7 +284,6 @@ def conv2d_backward(dout, x, w, stride, padding, need_dx=True, need_dw=True):
         return separate_passes(conv2d_backward_data, conv2d_backward_weight, dout, x, w, stride,
                                padding, need_dx, need_dw)
     dout, x, w = np.ascontiguousarray(dout), np.ascontiguousarray(x), np.ascontiguousarray(w)
-    (sh, sw), (ph, pw) = stride, padding
     n, f, ho, wo = dout.shape
     _, c, kh, kw = w.shape
     rows, w_rows = c * kh * kw, w.reshape(f, -1)
@@ -222,10 +293,10 @@ def conv2d_backward(dout, x, w, stride, padding, need_dx=True, need_dw=True):
         dw_t = np.zeros((rows, f), dtype=x.dtype)
         for s, e in _groups(start, stop, rows, ho * wo, x.dtype):
             grads = _pixels_last(dout[s:e])
-            cols = _columns(x[s:e], (kh, kw), stride, padding, (ho, wo))
+            cols = _columns(x[s:e], (kh, kw), stride, padding)
             dw_t += cols @ grads.T
             np.matmul(w_rows.T, grads, out=cols)  # the columns' gradient, in their buffer
-            _col2im(cols, kh, kw, sh, sw, ph, pw, ho, wo, dx[s:e])
+            col2im(cols, (kh, kw), stride, padding, dx[s:e])
         return dw_t
 
     shares = in_parallel(n, work, flops=2 * _product_flops(n, f, ho * wo, rows))
@@ -253,7 +324,7 @@ def conv2d_backward_weight(dout, x, kernel_size, stride, padding):
     def work(start, stop):
         dw_t = np.zeros((rows, f), dtype=x.dtype)
         for s, e in _groups(start, stop, rows, ho * wo, x.dtype):
-            cols = _columns(x[s:e], kernel_size, stride, padding, (ho, wo))
+            cols = _columns(x[s:e], kernel_size, stride, padding)
             dw_t += cols @ _pixels_last(dout[s:e]).T
         return dw_t
 

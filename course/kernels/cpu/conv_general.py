@@ -15,10 +15,18 @@ write from the shapes of its arguments, checks that the groups fit the channels,
 import numpy as np
 from numba import njit
 
-from course.kernels.cpu.conv import _inside_columns  # tap offset kj * dw here
 from course.kernels.shapes import conv_output_size
 
 CHUNK_BYTES = 16 << 20  # column buffer of one chunk of samples
+
+
+@njit(inline="always")
+def _inside_columns(kj, sw, pw, w, wo):
+    """Range [j_lo, j_hi) of output columns j whose input column j*sw - pw + kj is in [0, w)
+    (kj: the tap's offset, kj * dw here)."""
+    j_lo = min(wo, max(0, (pw - kj + sw - 1) // sw))
+    j_hi = max(j_lo, min(wo, (w - 1 + pw - kj) // sw + 1))
+    return j_lo, j_hi
 
 
 @njit(nogil=True, cache=True)
