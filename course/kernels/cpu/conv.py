@@ -26,14 +26,13 @@ A padded input is first copied into a buffer framed by zeros (``_pad``), as lect
 im2col does with ``np.pad``: every window then lies inside the buffer, and each output row of a
 column row is one loop of Wo copies with no test. Testing every row for the padding instead
 made im2col 1.1x to 2.1x slower (one thread, the padding copy included: LeNet-5's second layer,
-64 samples, 605 against 291 us; N7 32->64 16x16 p1, 347 against 220 us); col2im took about
-the same time either way. col2im
-adds into such a padded buffer and then crops the frame off (``_crop``); it is a gather over
-each input plane, in the same order as im2col, so it needs no atomics. Every kernel walks its
-arrays as flat vectors with unsigned indices (for a signed index Numba adds a check "if
-negative, count from the end" on every access, which made these loops 2.5x to 4x slower), and
-checks the shapes it is given (``_check_columns``), so that no index leaves its array whatever
-the arguments.
+64 samples, 605 against 291 us; N7 32->64 16x16 p1, 347 against 220 us). ``col2im`` adds into
+such a padded buffer and then crops the frame off (``_crop``), in about the same time as the
+tests took; it is a gather over each input plane, in the same order as im2col, so it needs no
+atomics. Every kernel walks its arrays as flat vectors with unsigned indices (for a signed
+index Numba adds a check "if negative, count from the end" on every access, which made these
+loops 2.5x to 4x slower), and checks the shapes it is given (``_check_columns``), so that no
+index leaves its array whatever the arguments.
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
