@@ -168,11 +168,6 @@ w.run_test = run_test
     }
 
 
-# The tests that read `graded` run on one xdist worker (pyproject.toml's --dist loadgroup), so
-# that the attacks are graded once, not once on every worker that runs one of them.
-SHARES_GRADED = pytest.mark.xdist_group("attacks-graded")
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from io import StringIO
@@ -220,7 +215,6 @@ def _grading(graded, student):
         return json.load(f)
 
 
-@SHARES_GRADED
 def test_honest_students_get_full_marks_and_the_csv_says_sandboxed(graded):
     root, summary, log = graded
     rows = read_csv(summary.csv_path)
@@ -229,13 +223,11 @@ def test_honest_students_get_full_marks_and_the_csv_says_sandboxed(graded):
     assert "WARNING" not in log
 
 
-@SHARES_GRADED
 def test_stray_error_cells_give_the_same_score_every_time(graded):
     scores = [_score(graded, f"stray_{i:02d}") for i in range(20)]
     assert scores == [10.0] * 20
 
 
-@SHARES_GRADED
 def test_a_background_process_cannot_change_the_gradebook(graded):
     from nbgrader.api import Gradebook
 
@@ -248,19 +240,16 @@ def test_a_background_process_cannot_change_the_gradebook(graded):
     assert _score(graded, "background") == 0.0
 
 
-@SHARES_GRADED
 def test_files_written_by_a_kernel_reach_neither_the_grader_nor_other_students(graded):
     assert _score(graded, "plants_files") == 0.0
     assert [_score(graded, s) for s in ("honest_a", "honest_b")] == [10.0, 10.0]
 
 
-@SHARES_GRADED
 def test_killing_the_parent_costs_no_one_anything(graded):
     assert _score(graded, "kills_parent") == 10.0  # the cell died; the answer was right
     assert [_score(graded, s) for s in ("honest_a", "honest_b")] == [10.0, 10.0]
 
 
-@SHARES_GRADED
 def test_hidden_inputs_solutions_and_environment_stay_out_of_the_feedback(graded):
     for student in ("reads_hidden", "env_leak"):
         page = _page(graded, student)
@@ -273,7 +262,6 @@ def test_hidden_inputs_solutions_and_environment_stay_out_of_the_feedback(graded
     assert _score(graded, "reads_hidden") == 0.0
 
 
-@SHARES_GRADED
 def test_slow_cells_are_bounded_by_the_submission_budget(graded):
     data = _grading(graded, "slow_cells")
     notes = " ".join(data["notebooks"][0]["log"])
@@ -281,7 +269,6 @@ def test_slow_cells_are_bounded_by_the_submission_budget(graded):
     assert data["notebooks"][0]["checks"][-1]["reason"] == "timeout"
 
 
-@SHARES_GRADED
 def test_a_result_file_of_200001_arrays_is_refused_unread(graded):
     data = _grading(graded, "huge_result")
     assert _score(graded, "huge_result") == 0.0
@@ -303,7 +290,6 @@ def _markup(page):
     return found
 
 
-@SHARES_GRADED
 def test_feedback_is_escaped_text_with_no_link_script_or_remote_resource(graded):
     page = _page(graded, "injects")
     assert "Autograded score: 0 / 10" in page

@@ -71,11 +71,6 @@ def _hidden_lines(assignment=ASSIGNMENT):
     return lines
 
 
-# The tests that read `graded` run on one xdist worker (pyproject.toml's --dist loadgroup), so
-# that the samples are graded once, not once on every worker that runs one of them.
-SHARES_GRADED = pytest.mark.xdist_group("pipeline-graded")
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Collect the samples from a folder, grade them with two workers, export: once."""
@@ -95,7 +90,6 @@ def graded(tmp_path_factory):
 # ------------------------------------------------------------------ end to end
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_every_sample_gets_exactly_its_expected_score(graded):
     root, summary, _ = graded
@@ -109,7 +103,6 @@ def test_every_sample_gets_exactly_its_expected_score(graded):
     assert wrong == {}
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_failed_checks_record_their_reason(graded):
     root, _, _ = graded
@@ -122,7 +115,6 @@ def test_failed_checks_record_their_reason(graded):
         assert set(want["reasons"]) <= reasons, name
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_summary_counts_and_unreadable_notebooks_have_a_reason(graded):
     root, summary, log = graded
@@ -134,7 +126,6 @@ def test_summary_counts_and_unreadable_notebooks_have_a_reason(graded):
     assert "a1_backprop.ipynb is missing" in rows["renamed"]["reasons"]
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_crashed_kernel_keeps_earlier_scores_and_reruns_later_tests(graded):
     root, _, _ = graded
@@ -146,7 +137,6 @@ def test_crashed_kernel_keeps_earlier_scores_and_reruns_later_tests(graded):
     assert notebook["scores"]["test_svm_loss"] == 0
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_feedback_and_log_never_show_hidden_tests(graded):
     root, _, log = graded
@@ -167,7 +157,6 @@ def test_feedback_and_log_never_show_hidden_tests(graded):
                 assert "seed=101" not in text
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_instructor_copy_is_a_notebook_with_everything(graded):
     root, _, _ = graded
@@ -177,7 +166,6 @@ def test_instructor_copy_is_a_notebook_with_everything(graded):
     assert "db = dout.sum(axis=1)" in text
 
 
-@SHARES_GRADED
 @needs_assignment
 def test_rerun_keeps_manual_grades_and_comments_and_nbgrader_exports_them(graded):
     from nbgrader.api import Gradebook
