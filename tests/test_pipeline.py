@@ -1,12 +1,16 @@
 """The grading pipeline end to end: real nbgrader gradebook, real Jupyter kernels, no mocks.
 
 The class of sample submissions in ``autograder/samples/`` is collected from a folder, graded
-in parallel, given feedback and exported once (module fixture); each test reads that run.
+in parallel, given feedback and exported once per test run (the ``graded`` fixture, shared by
+the pytest-xdist workers); each test reads that run.
 """
 
 import csv
+import dataclasses
+import fcntl
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -71,20 +75,42 @@ def _hidden_lines(assignment=ASSIGNMENT):
     return lines
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Collect the samples from a folder, grade them with two workers, export: once."""
+def _grade_samples(root):
+    """Collect the samples from a folder into the fresh course ``root``, grade them with two
+    workers, export: (summary, log)."""
     from io import StringIO
 
     from course.grading.pipeline import grade
 
+    log = StringIO()
+    summary = grade(ASSIGNMENT, root=str(_course(root)), source=SAMPLES, workers=2,
+                    limits=LIMITS, progress=False, out=log)
+    return summary, log.getvalue()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, worker_id):
+    """(course root, summary, log) of one grading run of the samples, made once per test run.
+
+    Under pytest-xdist the first worker here grades into a folder that the workers share
+    (holding a lock), and every worker then works on its own copy, since one test regrades
+    it: each worker used to grade the samples itself, 150-160 s each in a CI run.
+    """
     if not os.path.exists(SOURCE):
         pytest.skip("solutions/a1_backprop is not in this checkout")
-    root = _course(tmp_path_factory.mktemp("course"))
-    log = StringIO()
-    summary = grade(ASSIGNMENT, root=str(root), source=SAMPLES, workers=2, limits=LIMITS,
-                    progress=False, out=log)
-    return root, summary, log.getvalue()
+    root = tmp_path_factory.mktemp("course")
+    if worker_id == "master":  # not under xdist
+        return (root, *_grade_samples(root))
+    shared = tmp_path_factory.getbasetemp().parent / "graded_samples"
+    with open(f"{shared}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "result.pickle").exists():
+            result = _grade_samples(shared / "course")
+            (shared / "result.pickle").write_bytes(pickle.dumps(result))
+    summary, log = pickle.loads((shared / "result.pickle").read_bytes())
+    shutil.copytree(shared / "course", root, dirs_exist_ok=True)
+    csv_path = root / os.path.relpath(summary.csv_path, shared / "course")
+    return root, dataclasses.replace(summary, csv_path=str(csv_path)), log
 
 
 # ------------------------------------------------------------------ end to end
