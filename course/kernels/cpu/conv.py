@@ -53,6 +53,16 @@ from course.kernels.shapes import conv_output_size
 CHUNK_BYTES = 1 << 20
 
 
+@njit(inline="always")
+def _check_frame(x_shape, ph, pw, xp_shape):
+    """(Hp, Wp) of planes framed by ph rows and pw columns, once xp's shape is checked."""
+    m, c, h, w = x_shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    if xp_shape != (m, c, hp, wp) or ph < 0 or pw < 0:
+        raise ValueError("_pad/_crop: xp must have x's shape plus the padding")
+    return hp, wp
+
+
 @njit(nogil=True, cache=True)
 def _pad(x, ph, pw, xp):
     """xp[s, c] = x[s, c] framed by ph rows and pw columns of zeros on every side.
@@ -60,9 +70,7 @@ def _pad(x, ph, pw, xp):
     x (m, C, H, W) and xp (m, C, H + 2*ph, W + 2*pw), both C-contiguous.
     """
     m, c, h, w = x.shape
-    hp, wp = h + 2 * ph, w + 2 * pw
-    if xp.shape != (m, c, hp, wp) or ph < 0 or pw < 0:
-        raise ValueError("_pad: xp must have x's shape plus the padding")
+    hp, wp = _check_frame(x.shape, ph, pw, xp.shape)
     x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
     for plane in range(m * c):
         top, bottom = plane * hp * wp, (plane * hp + ph + h) * wp
@@ -85,9 +93,7 @@ def _crop(xp, ph, pw, x):
     xp (m, C, H + 2*ph, W + 2*pw) and x (m, C, H, W), both C-contiguous.
     """
     m, c, h, w = x.shape
-    hp, wp = h + 2 * ph, w + 2 * pw
-    if xp.shape != (m, c, hp, wp) or ph < 0 or pw < 0:
-        raise ValueError("_crop: xp must have x's shape plus the padding")
+    hp, wp = _check_frame(x.shape, ph, pw, xp.shape)
     x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
     for plane in range(m * c):
         for y in range(h):
