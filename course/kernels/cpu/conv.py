@@ -167,14 +167,19 @@ def _groups(start, stop, rows, plane, dtype):
     return [(s, min(stop, s + size)) for s in range(start, stop, size)]
 
 
+def _frame_buffer(shape, padding, dtype):
+    """This thread's buffer for the planes of an (m, C, H, W) array framed by the padding."""
+    (ph, pw), (m, c, h, w) = padding, shape
+    return workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), dtype)
+
+
 def _padded(x, padding):
     """x (m, C, H, W) itself without padding, else a copy framed by zeros, in this thread's
     buffer."""
-    (ph, pw), (m, c, h, w) = padding, x.shape
-    if ph == 0 and pw == 0:
+    if not any(padding):
         return x
-    xp = workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), x.dtype)
-    _pad(x, ph, pw, xp)
+    xp = _frame_buffer(x.shape, padding, x.dtype)
+    _pad(x, *padding, xp)
     return xp
 
 
@@ -191,14 +196,13 @@ def _columns(x, kernel_size, stride, padding):
 def col2im(dcols, kernel_size, stride, padding, dx):
     """dx (m, C, H, W) = the sum of the dcols entries copied from each of its pixels: col2im
     into a zero-padded buffer, then the frame cropped off (as lecture 3 does in numpy)."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    if ph == 0 and pw == 0:
+    (kh, kw), (sh, sw) = kernel_size, stride
+    if not any(padding):
         _col2im(dcols, kh, kw, sh, sw, dx)
         return
-    m, c, h, w = dx.shape
-    dxp = workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), dx.dtype)
+    dxp = _frame_buffer(dx.shape, padding, dx.dtype)
     _col2im(dcols, kh, kw, sh, sw, dxp)
-    _crop(dxp, ph, pw, dx)
+    _crop(dxp, *padding, dx)
 
 
 def _product_flops(n, f, plane, rows):
