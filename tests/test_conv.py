@@ -3,7 +3,7 @@
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course import nn, ops
@@ -151,12 +151,19 @@ def test_numba_conv_kernels_reject_buffers_of_the_wrong_shape():
     """The im2col, col2im, pad and crop kernels check the shapes they are given, so that no
     index can leave an array (Numba does not check bounds)."""
     from course.kernels.cpu import conv as cpu_conv
+    from course.kernels.cpu import frames
 
     x = np.ones((2, 3, 5, 4), np.float32)
-    xp = np.zeros((2, 3, 7, 6), np.float32)  # x padded by 1 on every side
-    cpu_conv._pad(x, 1, 1, xp)
+    xp = np.full((2, 3, 7, 6), np.nan, np.float32)  # x padded by 1 on every side
+    frames.pad(x, 1, 1, xp)
     assert xp.sum() == x.sum() and xp[:, :, 0].sum() == 0 and xp[:, :, :, -1].sum() == 0
-    for kernel, args in [(cpu_conv._pad, (x, 1, 2, xp)), (cpu_conv._crop, (xp, 2, 1, x))]:
+    wider = np.full((2, 3, 8, 8), np.nan, np.float32)  # 2 more rows and columns at the far end
+    frames.pad(x, 1, 1, wider)
+    np.testing.assert_array_equal(wider, np.pad(x, ((0, 0), (0, 0), (1, 2), (1, 3))))
+    back = np.zeros_like(x)
+    frames.crop(wider, 1, 1, back)
+    np.testing.assert_array_equal(back, x)
+    for kernel, args in [(frames.pad, (x, 1, 2, xp)), (frames.crop, (xp, 2, 1, x))]:
         with pytest.raises(ValueError, match="x's shape plus the padding"):
             kernel(*args)
     cols = np.empty((3 * 3 * 3, 2 * 5 * 4 + 1), np.float32)  # one column too many
@@ -367,3 +374,93 @@ def test_cupy_conv_matches_reference(rng, case, dtype):
     for ours, theirs in zip(got + got_t, expected + expected_t, strict=True):
         assert ours.dtype == dtype
         assert rel_error(ours, theirs) < (1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.fixture
+def winograd_for_every_3x3(monkeypatch):
+    """Every 3x3 convolution with stride 1 runs by Winograd, whatever its channels."""
+    from course.kernels.cpu import winograd
+
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_CHANNEL_PAIRS", 1)
+    return winograd
+
+
+@settings(max_examples=30, deadline=None,  # the fixture sets the same thresholds each time
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cfg=conv_configs())
+def test_winograd_kernels_match_reference(winograd_for_every_3x3, cfg):
+    """F(2x2, 3x3) against the reference loops: odd and even sizes (a last row or column of
+    tiles cut in half), paddings 0 to 2, both dtypes, each backward pass alone and fused."""
+    rng = np.random.default_rng(cfg["seed"])
+    x, w, b = conv_inputs(rng, cfg["n"], cfg["c"], cfg["f"], cfg["size"], (3, 3), cfg["dtype"])
+    one, padding = (1, 1), cfg["padding"]
+    if min(x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]) < 3:
+        return  # no output pixel: im2col's case
+    assert winograd_for_every_3x3.suits(x.shape, w.shape, one, padding)
+    out = reference.conv2d_forward(x, w, b, one, padding)
+    close(cpu.conv2d_forward(x, w, b, one, padding), out, cfg["dtype"])
+    dout = rng.standard_normal(out.shape).astype(cfg["dtype"])
+    close_backward(dout, x, w, one, padding, cfg["dtype"])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("samples_per_group", [1, 2, 5])
+def test_winograd_splits_the_batch_into_groups(rng, monkeypatch, numba_threads,
+                                               winograd_for_every_3x3, samples_per_group,
+                                               threads):
+    """5 samples shared between one or two threads, in groups of 1, 2 or 5 samples."""
+    numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    x, w, b = conv_inputs(rng, 5, 3, 4, (7, 6), (3, 3), np.float32)
+    one = (1, 1)
+    tile_bytes = 16 * 4 * 3 * 4 * x.itemsize  # 16 x (4 x 3 tiles) x max(C, F), per sample
+    monkeypatch.setattr(winograd_for_every_3x3, "TILE_GROUP_BYTES", samples_per_group * tile_bytes)
+    out = reference.conv2d_forward(x, w, b, one, one)
+    close(cpu.conv2d_forward(x, w, b, one, one), out, np.float32)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    close_backward(dout, x, w, one, one, np.float32)
+
+
+def test_winograd_passes_the_gradient_check(rng, winograd_for_every_3x3):
+    x, w, b = conv_inputs(rng, 2, 3, 2, (5, 4), (3, 3))
+    check_op(ops.conv2d_forward, ops.conv2d_backward, [x, w, b],
+             params={"stride": 1, "padding": (1, 2)})
+
+
+def test_winograd_runs_the_3x3_layers_with_channels_enough():
+    from course.kernels.cpu.winograd import suits
+
+    one = (1, 1)
+    assert suits((8, 32, 16, 16), (64, 32, 3, 3), one, one)
+    assert suits((8, 64, 2, 1), (64, 64, 3, 3), one, (1, 1))
+    assert not suits((8, 16, 32, 32), (16, 16, 3, 3), one, one)  # too few channel pairs
+    assert not suits((8, 3, 32, 32), (64, 3, 3, 3), one, one)    # too few input channels
+    assert not suits((8, 32, 16, 16), (64, 32, 3, 3), (2, 2), one)
+    assert not suits((8, 32, 16, 16), (64, 32, 5, 5), one, one)
+    assert not suits((8, 32, 2, 16), (64, 32, 3, 3), one, (0, 1))  # no output row
+
+
+def test_winograd_kernels_reject_buffers_of_the_wrong_shape():
+    """Each transform checks the shapes it is given (Numba does not check bounds)."""
+    from course.kernels.cpu import winograd
+
+    xp = np.zeros((2, 3, 8, 6), np.float32)  # 3 x 2 tiles per sample
+    v = np.zeros((16, 2 * 3 * 2, 3), np.float32)
+    winograd._input_tiles(xp, v)
+    winograd._input_tiles_adjoint(v, xp)
+    for kernel, args in [(winograd._input_tiles, (xp, np.zeros((16, 11, 3), np.float32))),
+                         (winograd._input_tiles_adjoint, (v[:, :, :2].copy(), xp))]:
+        with pytest.raises(ValueError, match=r"tiles must be \(16, m\*th\*tw, channels\)"):
+            kernel(*args)
+    with pytest.raises(ValueError, match="framed planes must be"):
+        winograd._input_tiles(np.zeros((2, 3, 7, 6), np.float32), v)
+    out, b = np.zeros((2, 3, 5, 4), np.float32), np.zeros(3, np.float32)
+    mm = np.zeros((16, 2 * 3 * 2, 3), np.float32)
+    winograd._output_tiles(mm, b, out)
+    winograd._output_tiles_adjoint(out, mm)
+    for kernel, args in [(winograd._output_tiles, (np.zeros((16, 11, 3), np.float32), b, out)),
+                         (winograd._output_tiles_adjoint, (out[:, :2].copy(), mm))]:
+        with pytest.raises(ValueError, match="tiles must be"):
+            kernel(*args)
+    with pytest.raises(ValueError, match=r"b must be \(F,\)"):
+        winograd._output_tiles(mm, np.zeros(4, np.float32), out)

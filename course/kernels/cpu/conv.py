@@ -22,17 +22,21 @@ PyTorch's time, the median of 5 fresh processes, by ``benchmarks/bench_conv.py``
   slower, since LeNet-5's (16, 150) @ (150, 64) products are too small for BLAS to run fast.
 - The column and product buffers are kept per thread between calls (``workspace``).
 
-A padded input is first copied into a buffer framed by zeros (``_pad``), as lecture 3's numpy
-im2col does with ``np.pad``: every window then lies inside the buffer, and each output row of a
-column row is one loop of Wo copies with no test. Testing every row for the padding instead
+A padded input is first copied into a buffer framed by zeros (``frames.pad``), as lecture 3's
+numpy im2col does with ``np.pad``: every window then lies inside the buffer, and each output row
+of a column row is one loop of Wo copies with no test. Testing every row for the padding instead
 made im2col 1.1x to 2.1x slower (one thread, the padding copy included: LeNet-5's second layer,
 64 samples, 605 against 291 us; N7 32->64 16x16 p1, 347 against 220 us). ``col2im`` adds into
-such a padded buffer and then crops the frame off (``_crop``), in about the same time as the
-tests took; it is a gather over each input plane, in the same order as im2col, so it needs no
+such a padded buffer and then crops the frame off (``frames.crop``), in about the same time as
+the tests took; it is a gather over each input plane, in the same order as im2col, so it needs no
 atomics. Every kernel walks its arrays as flat vectors with unsigned indices (for a signed
 index Numba adds a check "if negative, count from the end" on every access, which made these
 loops 2.5x to 4x slower), and checks the shapes it is given (``_check_columns``), so that no
 index leaves its array whatever the arguments.
+
+A 3x3 convolution with stride 1 and enough channels runs by Winograd's F(2x2, 3x3) instead
+(``winograd.py``): 2.25x fewer multiplications than im2col's products, and N64 32->64 16x16
+forward and backward in 27-28 ms against 36-45 ms (two threads).
 
 Same names and signatures as ``course.kernels.reference.conv``.
 """
@@ -40,7 +44,9 @@ Same names and signatures as ``course.kernels.reference.conv``.
 import numpy as np
 from numba import njit
 
-from course.kernels.cpu.threads import in_parallel, workspace
+from course.kernels.cpu import winograd
+from course.kernels.cpu.frames import crop, frame_buffer, pad
+from course.kernels.cpu.threads import in_parallel, sample_groups, workspace
 from course.kernels.passes import separate_passes
 from course.kernels.shapes import conv_output_size
 
@@ -51,55 +57,6 @@ from course.kernels.shapes import conv_output_size
 # two other layers of bench_conv.py; 16 MiB was slower still (one thread: 28.5 against 25.8 ms
 # for 2 MiB on N64 3->32 k3), 512 KiB no faster.
 CHUNK_BYTES = 1 << 20
-
-
-@njit(inline="always")
-def _check_frame(x_shape, ph, pw, xp_shape):
-    """(Hp, Wp) of planes framed by ph rows and pw columns, once xp's shape is checked."""
-    m, c, h, w = x_shape
-    hp, wp = h + 2 * ph, w + 2 * pw
-    if xp_shape != (m, c, hp, wp) or ph < 0 or pw < 0:
-        raise ValueError("_pad/_crop: xp must have x's shape plus the padding")
-    return hp, wp
-
-
-@njit(nogil=True, cache=True)
-def _pad(x, ph, pw, xp):
-    """xp[s, c] = x[s, c] framed by ph rows and pw columns of zeros on every side.
-
-    x (m, C, H, W) and xp (m, C, H + 2*ph, W + 2*pw), both C-contiguous.
-    """
-    m, c, h, w = x.shape
-    hp, wp = _check_frame(x.shape, ph, pw, xp.shape)
-    x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
-    for plane in range(m * c):
-        top, bottom = plane * hp * wp, (plane * hp + ph + h) * wp
-        for t in range(ph * wp):
-            xp_flat[np.uint64(top + t)] = 0
-            xp_flat[np.uint64(bottom + t)] = 0
-        for y in range(h):
-            src, dst = (plane * h + y) * w, (plane * hp + ph + y) * wp
-            for t in range(pw):
-                xp_flat[np.uint64(dst + t)] = 0
-                xp_flat[np.uint64(dst + pw + w + t)] = 0
-            for t in range(w):
-                xp_flat[np.uint64(dst + pw + t)] = x_flat[np.uint64(src + t)]
-
-
-@njit(nogil=True, cache=True)
-def _crop(xp, ph, pw, x):
-    """x[s, c] = xp[s, c] without its frame of ph rows and pw columns: the inverse of _pad.
-
-    xp (m, C, H + 2*ph, W + 2*pw) and x (m, C, H, W), both C-contiguous.
-    """
-    m, c, h, w = x.shape
-    hp, wp = _check_frame(x.shape, ph, pw, xp.shape)
-    x_flat, xp_flat = x.reshape(-1), xp.reshape(-1)
-    for plane in range(m * c):
-        for y in range(h):
-            src, dst = (plane * hp + ph + y) * wp + pw, (plane * h + y) * w
-            for t in range(w):
-                x_flat[np.uint64(dst + t)] = xp_flat[np.uint64(src + t)]
 
 
 @njit(inline="always")
@@ -163,14 +120,13 @@ def _col2im(dcols, kh, kw, sh, sw, dxp):
 def _groups(start, stop, rows, plane, dtype):
     """(first, last + 1) sample of each group in range(start, stop) whose (rows, samples*plane)
     columns fill about CHUNK_BYTES."""
-    size = max(1, CHUNK_BYTES // max(1, rows * plane * np.dtype(dtype).itemsize))
-    return [(s, min(stop, s + size)) for s in range(start, stop, size)]
+    return sample_groups(start, stop, rows * plane * np.dtype(dtype).itemsize, CHUNK_BYTES)
 
 
 def _frame_buffer(shape, padding, dtype):
     """This thread's buffer for the planes of an (m, C, H, W) array framed by the padding."""
-    (ph, pw), (m, c, h, w) = padding, shape
-    return workspace("padded", (m, c, h + 2 * ph, w + 2 * pw), dtype)
+    (ph, pw), (h, w) = padding, shape[2:]
+    return frame_buffer(shape, (h + 2 * ph, w + 2 * pw), dtype)
 
 
 def _padded(x, padding):
@@ -179,7 +135,7 @@ def _padded(x, padding):
     if not any(padding):
         return x
     xp = _frame_buffer(x.shape, padding, x.dtype)
-    _pad(x, *padding, xp)
+    pad(x, *padding, xp)
     return xp
 
 
@@ -202,7 +158,7 @@ def col2im(dcols, kernel_size, stride, padding, dx):
         return
     dxp = _frame_buffer(dx.shape, padding, dx.dtype)
     _col2im(dcols, kh, kw, sh, sw, dxp)
-    _crop(dxp, *padding, dx)
+    crop(dxp, *padding, dx)
 
 
 def _product_flops(n, f, plane, rows):
@@ -237,7 +193,10 @@ def _pixels_first(rows):
 
 
 def conv2d_forward(x, w, b, stride, padding):
-    """out (N, F, Ho, Wo) = W @ im2col(x) + b, group by group (lecture 3)."""
+    """out (N, F, Ho, Wo) = W @ im2col(x) + b, group by group (lecture 3); by Winograd where it
+    suits."""
+    if winograd.suits(x.shape, w.shape, stride, padding):
+        return winograd.conv2d_forward(x, w, b, padding)
     x, w, b = np.ascontiguousarray(x), np.ascontiguousarray(w), np.ascontiguousarray(b)
     n, c, h, width = x.shape
     f, _, kh, kw = w.shape
@@ -287,8 +246,11 @@ def conv2d_backward(dout, x, w, stride, padding, need_dx=True, need_dw=True):
     each group's columns and gradient layout are made once and serve both products.
 
     LeNet-5's second layer (N128 6->16 12x12 k5), two threads: 3.1-3.2 ms against 3.8 ms for
-    the two passes one after the other; N64 32->64 16x16 k3: 25 against 26.6 ms.
+    the two passes one after the other; N64 32->64 16x16 k3: 25 against 26.6 ms. By Winograd
+    where it suits.
     """
+    if winograd.suits(x.shape, w.shape, stride, padding):
+        return winograd.conv2d_backward(dout, x, w, padding, need_dx, need_dw)
     if not (need_dx and need_dw):
         return separate_passes(conv2d_backward_data, conv2d_backward_weight, dout, x, w, stride,
                                padding, need_dx, need_dw)

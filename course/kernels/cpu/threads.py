@@ -26,6 +26,18 @@ thread away, about 50 ms later (LeNet-5's second layer: 4.5 ms per call in that 
 after it; after pauses of 20 ms only the first call was slow). Pinning each thread to its own
 core removed the slow phase but made every call about 5% slower, so the threads are not pinned;
 ``benchmarks/bench_conv.py`` warms each library up for 0.1 s before timing it.
+
+And one about OpenBLAS itself: in a process whose first products were all small, OpenBLAS (0.3.31,
+Haswell kernels, on the project's AMD EPYC machine) runs medium products at half speed until it
+has once run a large one, after which they stay fast for the life of the process, on every
+thread. One thread, float32: the 32->64 3x3 convolution's forward product, (768, 288) @ (288,
+64), ran at 17-18 GFLOP/s before and 35 GFLOP/s after a single (128, 128) @ (128, 512) product
+(not after (32, 128) @ (128, 512), nor after any number of the convolution's own products); the
+forward pass of that layer on two threads took 20.9 ms before and 15.2 ms after. Why is not
+known (it is not page faults or memory mappings; ``benchmarks/bench_blas_state.py`` shows it in
+fresh processes). A large product that OpenBLAS shares between threads does not do it: it must run
+on one thread. So the first parallel section of a process runs one such product on one BLAS
+thread (``_wake_blas``).
 """
 
 import contextlib
@@ -46,11 +58,19 @@ SHARES_PER_THREAD = 4         # shares of a batch per thread, at most (see in_pa
 SHARE_MIN_FLOPS = 10_000_000  # and fewer shares where each would do less arithmetic than this
 
 
+def _wake_blas():
+    """One product of the size that puts single-threaded OpenBLAS in its fast state (see the
+    module docstring): about 1 ms."""
+    np.ones((128, 128), np.float32) @ np.ones((128, 512), np.float32)
+
+
 def _pool_and_blas():
     """This process's thread pool and its BLAS libraries' controllers, made on first use (and
     again in a child process after ``fork``, which does not copy threads)."""
     if _STATE["pid"] != os.getpid():
         blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        with _one_blas_thread(blas):
+            _wake_blas()
         _STATE.update(pid=os.getpid(), blas=blas,
                       pool=ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
                                               thread_name_prefix="course-cpu"))
@@ -127,6 +147,13 @@ def _one_blas_thread(libraries):
     finally:
         for library, threads in zip(libraries, before, strict=True):
             library.set_num_threads(threads)
+
+
+def sample_groups(start, stop, sample_bytes, group_bytes):
+    """(first, last + 1) sample of each group in range(start, stop) of samples whose scratch
+    buffers, sample_bytes each, fill about group_bytes (at least one sample a group)."""
+    size = max(1, group_bytes // max(1, sample_bytes))
+    return [(s, min(stop, s + size)) for s in range(start, stop, size)]
 
 
 def workspace(name, shape, dtype):
