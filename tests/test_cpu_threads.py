@@ -159,3 +159,24 @@ def test_the_conv_kernels_work_in_a_forked_child(numba_threads):
         child.kill()
         pytest.fail("the conv kernel hung in a forked child")
     assert queue.get(timeout=5) is True
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_first_call_in_a_process_wakes_blas_once_on_one_thread(monkeypatch, numba_threads,
+                                                                   threads):
+    """``_wake_blas`` runs on the first ``in_parallel`` call of a process (with one thread
+    too), with BLAS held to one thread, and not again."""
+    from threadpoolctl import threadpool_limits
+
+    from course.kernels.cpu import threads as cpu_threads
+
+    numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    seen = []
+    monkeypatch.setattr(cpu_threads, "_wake_blas", lambda: seen.append(blas_threads()))
+    monkeypatch.setitem(cpu_threads._STATE, "pid", None)  # as in a fresh process
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert set(blas_threads()) == {2}
+        for _ in range(3):
+            in_parallel(4, lambda start, stop: None)
+        assert set(blas_threads()) == {2}
+    assert seen == [[1] * len(blas_threads())]

@@ -36,8 +36,8 @@ thread. One thread, float32: the 32->64 3x3 convolution's forward product, (768,
 forward pass of that layer on two threads took 20.9 ms before and 15.2 ms after. Why is not
 known (it is not page faults or memory mappings; ``benchmarks/bench_blas_state.py`` shows it in
 fresh processes). A large product that OpenBLAS shares between threads does not do it: it must run
-on one thread. So the first parallel section of a process runs one such product on one BLAS
-thread (``_wake_blas``).
+on one thread. So the first call of ``in_parallel`` in a process runs one such product on one
+BLAS thread (``_wake_blas``).
 """
 
 import contextlib
@@ -107,10 +107,10 @@ def in_parallel(n, work, flops=None):
     the threads never outnumber the cores and the BLAS thread count is restored exactly.
     """
     threads = min(numba.get_num_threads(), n)
+    pool, blas = _pool_and_blas()
     if threads <= 1:
         return [work(0, n)] if n > 0 else []
     with _LOCK:
-        pool, blas = _pool_and_blas()
         per_thread = SHARES_PER_THREAD
         if flops is not None:
             per_thread = max(1, min(per_thread, int(flops // (SHARE_MIN_FLOPS * threads))))
