@@ -76,7 +76,10 @@ def _im2col(xp, kh, kw, sh, sw, cols):
     """cols[(c*KH + ki)*KW + kj, (s*Ho + i)*Wo + j] = xp[s, c, i*sh + ki, j*sw + kj].
 
     xp (m, C, Hp, Wp), the input already padded (every window lies inside it), and cols
-    (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row.
+    (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row. A stride of 2 has its
+    own loop, the same copy with the constant stride that lets LLVM vectorise the strided
+    reads (one thread, N7 64->64 16x16 s2: 31 against 41 us per sample; the speed table's
+    stride-2 case 1.12-1.20x against 1.20-1.24x PyTorch's time, two threads).
     """
     m, c, hp, wp = xp.shape
     ho, wo = _check_columns(xp.shape, kh, kw, sh, sw, cols.shape)
@@ -89,8 +92,12 @@ def _im2col(xp, kh, kw, sh, sw, cols):
                     for i in range(ho):
                         dst = ((row * m + s) * ho + i) * wo
                         src = ((s * c + ch) * hp + i * sh + ki) * wp + kj
-                        for j in range(wo):
-                            cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + j * sw)]
+                        if sw == 2:
+                            for j in range(wo):
+                                cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + 2 * j)]
+                        else:
+                            for j in range(wo):
+                                cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + j * sw)]
 
 
 @njit(nogil=True, cache=True)
@@ -98,7 +105,7 @@ def _col2im(dcols, kh, kw, sh, sw, dxp):
     """dxp[s, c] = sum of the dcols entries that _im2col copied from each pixel of plane (s, c).
 
     dcols (C*KH*KW, m*Ho*Wo) and dxp (m, C, Hp, Wp), the padded input's shape, both
-    C-contiguous.
+    C-contiguous. A stride of 2 has its own loop, as in _im2col (36 against 39 us per sample).
     """
     m, c, hp, wp = dxp.shape
     ho, wo = _check_columns(dxp.shape, kh, kw, sh, sw, dcols.shape)
@@ -113,8 +120,12 @@ def _col2im(dcols, kh, kw, sh, sw, dxp):
                     for i in range(ho):
                         src = ((row * m + s) * ho + i) * wo
                         dst = ((s * c + ch) * hp + i * sh + ki) * wp + kj
-                        for j in range(wo):
-                            dxp_flat[np.uint64(dst + j * sw)] += dcols_flat[np.uint64(src + j)]
+                        if sw == 2:
+                            for j in range(wo):
+                                dxp_flat[np.uint64(dst + 2 * j)] += dcols_flat[np.uint64(src + j)]
+                        else:
+                            for j in range(wo):
+                                dxp_flat[np.uint64(dst + j * sw)] += dcols_flat[np.uint64(src + j)]
 
 
 def _groups(start, stop, rows, plane, dtype):
