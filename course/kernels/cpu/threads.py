@@ -107,10 +107,12 @@ def in_parallel(n, work, flops=None):
     the threads never outnumber the cores and the BLAS thread count is restored exactly.
     """
     threads = min(numba.get_num_threads(), n)
-    pool, blas = _pool_and_blas()
     if threads <= 1:
+        with _LOCK:
+            _pool_and_blas()  # wakes BLAS once per process (see the module docstring)
         return [work(0, n)] if n > 0 else []
     with _LOCK:
+        pool, blas = _pool_and_blas()
         per_thread = SHARES_PER_THREAD
         if flops is not None:
             per_thread = max(1, min(per_thread, int(flops // (SHARE_MIN_FLOPS * threads))))
