@@ -1,6 +1,9 @@
 """Shared pytest setup: one BLAS thread per process, GPU tests skip cleanly without a device."""
 
+import fcntl
 import os
+import pickle
+import shutil
 import sys
 
 # The suite runs three xdist workers, and the notebook kernels they start, on two cores: BLAS
@@ -20,6 +23,11 @@ from course.backend import gpu_available
 # order, so the long ones start at once on every worker instead of trailing at the end.
 BROWSER = ("test_site.py", "test_browser_widgets.py")
 LONG_FILES = ("test_pipeline.py", "test_grading_attacks.py", "test_sandbox.py")
+# Modules whose tests share a module fixture that a worker cannot share with the others (a
+# JupyterLab server, a sandboxed kernel, the built site): each runs on one worker, in one go.
+# pytest tears a module fixture down when a worker's next test is from another module, and
+# rebuilt the site's and the sandbox's several times a run when their tests were spread out.
+ONE_WORKER = ("test_site.py", "test_browser_widgets.py", "test_sandbox.py")
 
 
 def rank(item):
@@ -33,6 +41,9 @@ def rank(item):
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: the order is otherwise kept
+    for item in items:
+        if item.path.name in ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
@@ -45,6 +56,38 @@ def pytest_collection_modifyitems(config, items):
 def rng():
     """A seeded generator, so that every test draws the same numbers on every run."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def made_once(tmp_path_factory, worker_id):
+    """``made_once(name, make)`` -> ``(folder, result)``: ``result = make(folder)``, run once per
+    test run however many workers ask for it.
+
+    Under pytest-xdist the first worker to ask makes it in a folder the workers share (holding a
+    lock); every worker then gets its own copy of the folder (its tests may change it) and the
+    unpickled result, so ``result`` must hold paths relative to the folder, not absolute ones.
+    A module fixture built this way costs one copy where it is built again (each worker built the
+    grading fixtures itself, and again each time its tests resumed: a minute or more each time).
+    """
+    def make_or_copy(name, make):
+        folder = tmp_path_factory.mktemp(name)
+        if worker_id == "master":  # not under xdist
+            return folder, make(folder)
+        shared = tmp_path_factory.getbasetemp().parent / name
+        with open(f"{shared}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not os.path.exists(f"{shared}.pickle"):
+                shutil.rmtree(shared, ignore_errors=True)  # left by a worker whose make failed
+                shared.mkdir()
+                result = make(shared)
+                with open(f"{shared}.pickle", "wb") as f:
+                    pickle.dump(result, f)
+        with open(f"{shared}.pickle", "rb") as f:
+            result = pickle.load(f)
+        shutil.copytree(shared, folder, dirs_exist_ok=True)
+        return folder, result
+
+    return make_or_copy
 
 
 @pytest.fixture

@@ -284,20 +284,25 @@ def cells_of(notebook):
     return [(c.cell_type, c.source, nbgrader_meta(c)) for c in notebook.cells]
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A temporary course: the repository's config and solutions, every release generated."""
-    course = tmp_path_factory.mktemp("course")
+def generate_releases(course):
+    """Make ``course`` a course: the repository's config and solutions, every release generated."""
     shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    for assignment in ASSIGNMENTS:
+        nbgrader(course, "generate_assignment", assignment, "--force")
+
+
+@pytest.fixture(scope="module")
+def course(made_once):
+    """A temporary course of this worker's own (``generate_releases``, made once per test run by
+    ``made_once`` in conftest.py)."""
+    course, _ = made_once("course", generate_releases)
     with open(course / "nbgrader_config.py", "a") as config:
         # kernels talk over unix sockets in this course's folder (an absolute path: a kernel
         # runs in its notebook's folder), not over TCP ports: two test workers once took the
         # same free port, and the kernel never answered
         config.write(f'\nc.KernelManager.transport = "ipc"\n'
                      f'c.KernelManager.ip = "{course / "kernel"}"\n')
-    shutil.copytree(ROOT / "solutions", course / "solutions")
-    for assignment in ASSIGNMENTS:
-        nbgrader(course, "generate_assignment", assignment, "--force")
     return course
 
 

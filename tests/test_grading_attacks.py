@@ -9,6 +9,7 @@ students lost nothing.
 """
 
 import csv
+import dataclasses
 import inspect
 import json
 import os
@@ -168,19 +169,14 @@ w.run_test = run_test
     }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def grade_the_class(root):
+    """Write the class's notebooks into the course ``root`` and grade them with two workers:
+    (summary, log), the summary's CSV path relative to ``root``."""
     from io import StringIO
 
     from course.grading.pipeline import grade
 
-    try:
-        with __import__("tempfile").TemporaryDirectory() as scratch:
-            os.chmod(scratch, 0o711)
-            sandbox.probe(scratch)
-    except sandbox.SandboxUnavailable as error:
-        pytest.skip(str(error))
-    root = make_course(tmp_path_factory.mktemp("course"))
+    make_course(root)
     folder = root / "class"
     folder.mkdir()
     notebooks = {"honest_a": submission(), "honest_b": submission(), **attacks(root)}
@@ -195,7 +191,22 @@ def graded(tmp_path_factory):
                         limits=LIMITS, progress=False, out=log)
     finally:
         del os.environ["COURSE_GRADER_SECRET"]
-    return root, summary, log.getvalue()
+    csv_path = os.path.relpath(summary.csv_path, root)
+    return dataclasses.replace(summary, csv_path=csv_path), log.getvalue()
+
+
+@pytest.fixture(scope="module")
+def graded(made_once):
+    """(course root, summary, log) of the class's grading run, made once per test run
+    (``made_once`` in conftest.py)."""
+    try:
+        with __import__("tempfile").TemporaryDirectory() as scratch:
+            os.chmod(scratch, 0o711)
+            sandbox.probe(scratch)
+    except sandbox.SandboxUnavailable as error:
+        pytest.skip(str(error))
+    root, (summary, log) = made_once("graded_attacks", grade_the_class)
+    return root, dataclasses.replace(summary, csv_path=str(root / summary.csv_path)), log
 
 
 def _score(graded, student):

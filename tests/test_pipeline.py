@@ -7,10 +7,8 @@ the pytest-xdist workers); each test reads that run.
 
 import csv
 import dataclasses
-import fcntl
 import json
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -77,7 +75,7 @@ def _hidden_lines(assignment=ASSIGNMENT):
 
 def _grade_samples(root):
     """Collect the samples from a folder into the fresh course ``root``, grade them with two
-    workers, export: (summary, log)."""
+    workers, export: (summary, log), the summary's CSV path relative to ``root``."""
     from io import StringIO
 
     from course.grading.pipeline import grade
@@ -85,32 +83,19 @@ def _grade_samples(root):
     log = StringIO()
     summary = grade(ASSIGNMENT, root=str(_course(root)), source=SAMPLES, workers=2,
                     limits=LIMITS, progress=False, out=log)
-    return summary, log.getvalue()
+    csv_path = os.path.relpath(summary.csv_path, root)
+    return dataclasses.replace(summary, csv_path=csv_path), log.getvalue()
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, worker_id):
-    """(course root, summary, log) of one grading run of the samples, made once per test run.
-
-    Under pytest-xdist the first worker here grades into a folder that the workers share
-    (holding a lock), and every worker then works on its own copy, since one test regrades
-    it: each worker used to grade the samples itself, 150-160 s each in a CI run.
-    """
+def graded(made_once):
+    """(course root, summary, log) of one grading run of the samples, made once per test run
+    (``made_once`` in conftest.py; every worker works on its own copy, since one test regrades
+    it): each worker used to grade the samples itself, 150-160 s each in a CI run."""
     if not os.path.exists(SOURCE):
         pytest.skip("solutions/a1_backprop is not in this checkout")
-    root = tmp_path_factory.mktemp("course")
-    if worker_id == "master":  # not under xdist
-        return (root, *_grade_samples(root))
-    shared = tmp_path_factory.getbasetemp().parent / "graded_samples"
-    with open(f"{shared}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (shared / "result.pickle").exists():
-            result = _grade_samples(shared / "course")
-            (shared / "result.pickle").write_bytes(pickle.dumps(result))
-    summary, log = pickle.loads((shared / "result.pickle").read_bytes())
-    shutil.copytree(shared / "course", root, dirs_exist_ok=True)
-    csv_path = root / os.path.relpath(summary.csv_path, shared / "course")
-    return root, dataclasses.replace(summary, csv_path=str(csv_path)), log
+    root, (summary, log) = made_once("graded_samples", _grade_samples)
+    return root, dataclasses.replace(summary, csv_path=str(root / summary.csv_path)), log
 
 
 # ------------------------------------------------------------------ end to end
