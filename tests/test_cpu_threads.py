@@ -2,6 +2,7 @@
 each, per-thread scratch buffers, and a pool that survives ``fork``."""
 
 import multiprocessing
+import os
 import threading
 import time
 
@@ -162,21 +163,27 @@ def test_the_conv_kernels_work_in_a_forked_child(numba_threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_the_first_call_in_a_process_wakes_blas_once_on_one_thread(monkeypatch, numba_threads,
-                                                                   threads):
-    """``_wake_blas`` runs on the first ``in_parallel`` call of a process (with one thread
-    too), with BLAS held to one thread, and not again."""
+def test_the_first_call_in_a_process_wakes_blas_in_every_thread_at_once(monkeypatch,
+                                                                       numba_threads, threads):
+    """``_wake_blas`` runs once per process, on the first ``in_parallel`` call (with one thread
+    too): the waking product runs in the calling thread and in each of the pool's threads, all at
+    the same time, with BLAS held to one thread."""
     from threadpoolctl import threadpool_limits
 
     from course.kernels.cpu import threads as cpu_threads
 
     numba_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    seen = []
-    monkeypatch.setattr(cpu_threads, "_wake_blas", lambda: seen.append(blas_threads()))
+    seen, together = [], threading.Barrier(numba.config.NUMBA_NUM_THREADS, timeout=10)
+
+    def product():
+        seen.append((threading.get_ident(), blas_threads()))
+        together.wait()  # broken (the call raises) unless every thread runs it at the same time
+
+    monkeypatch.setattr(cpu_threads, "_waking_product", product)
     monkeypatch.setitem(cpu_threads._STATE, "pid", None)  # as in a fresh process
     with threadpool_limits(limits=2, user_api="blas"):
-        assert set(blas_threads()) == {2}
         for _ in range(3):
             in_parallel(4, lambda start, stop: None)
         assert set(blas_threads()) == {2}
-    assert seen == [[1] * len(blas_threads())]
+    assert len({ident for ident, _ in seen}) == len(seen) == numba.config.NUMBA_NUM_THREADS
+    assert [blas for _, blas in seen] == [[1] * len(blas_threads())] * len(seen)

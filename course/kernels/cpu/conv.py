@@ -92,7 +92,10 @@ def _im2col(xp, kh, kw, sh, sw, cols):
                     for i in range(ho):
                         dst = ((row * m + s) * ho + i) * wo
                         src = ((s * c + ch) * hp + i * sh + ki) * wp + kj
-                        if sw == 2:
+                        if sw == 1:
+                            for j in range(wo):
+                                cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + j)]
+                        elif sw == 2:
                             for j in range(wo):
                                 cols_flat[np.uint64(dst + j)] = xp_flat[np.uint64(src + 2 * j)]
                         else:
@@ -120,7 +123,10 @@ def _col2im(dcols, kh, kw, sh, sw, dxp):
                     for i in range(ho):
                         src = ((row * m + s) * ho + i) * wo
                         dst = ((s * c + ch) * hp + i * sh + ki) * wp + kj
-                        if sw == 2:
+                        if sw == 1:
+                            for j in range(wo):
+                                dxp_flat[np.uint64(dst + j)] += dcols_flat[np.uint64(src + j)]
+                        elif sw == 2:
                             for j in range(wo):
                                 dxp_flat[np.uint64(dst + 2 * j)] += dcols_flat[np.uint64(src + j)]
                         else:

@@ -27,17 +27,23 @@ after it; after pauses of 20 ms only the first call was slow). Pinning each thre
 core removed the slow phase but made every call about 5% slower, so the threads are not pinned;
 ``benchmarks/bench_conv.py`` warms each library up for 0.1 s before timing it.
 
-And one about OpenBLAS itself: in a process whose first products were all small, OpenBLAS (0.3.31,
-Haswell kernels, on the project's AMD EPYC machine) runs medium products at half speed until it
-has once run a large one, after which they stay fast for the life of the process, on every
-thread. One thread, float32: the 32->64 3x3 convolution's forward product, (768, 288) @ (288,
-64), ran at 17-18 GFLOP/s before and 35 GFLOP/s after a single (128, 128) @ (128, 512) product
-(not after (32, 128) @ (128, 512), nor after any number of the convolution's own products); the
-forward pass of that layer on two threads took 20.9 ms before and 15.2 ms after. Why is not
-known (it is not page faults or memory mappings; ``benchmarks/bench_blas_state.py`` shows it in
-fresh processes). A large product that OpenBLAS shares between threads does not do it: it must run
-on one thread. So the first call of ``in_parallel`` in a process runs one such product on one
-BLAS thread (``_wake_blas``).
+And one about OpenBLAS itself: in a process whose products have all been small or medium,
+OpenBLAS (0.3.31, Haswell kernels, on the project's AMD EPYC machine) may run medium products at
+half speed until a large one has run, after which they stay fast. One thread, float32: the
+32->64 3x3 convolution's forward product, (768, 288) @ (288, 64), ran at 17-18 GFLOP/s before
+and 35 GFLOP/s after a single (128, 128) @ (128, 512) product (not after (32, 128) @ (128, 512),
+nor after any number of the convolution's own products); the forward pass of that layer on two
+threads took 20.9 ms before and 15.2 ms after. The state goes with the OpenBLAS buffer a product
+uses, and products that run at the same time use different buffers: of two threads started
+together after the main thread's large product, the first ran at 36 GFLOP/s and the second at
+17.5 until it ran a large product itself, while threads started one after another were all fast
+(``benchmarks/bench_blas_state.py``). So with only the calling thread woken, the pool's thread
+ran (256, 576) @ (576, 64) at 22 GFLOP/s (median) against the caller's 35, and its shares of
+the stride-2 layer's forward pass took 1.4-2.2 ms against 0.9-1.2. Why is not known (it is not
+page faults or memory mappings). A large product that OpenBLAS shares between threads does not
+do it: it must run on one thread. So the first call of ``in_parallel`` in a process has the
+calling thread and the pool's threads each run one such product on one BLAS thread, all at once
+(``_wake_blas``).
 """
 
 import contextlib
@@ -58,22 +64,40 @@ SHARES_PER_THREAD = 4         # shares of a batch per thread, at most (see in_pa
 SHARE_MIN_FLOPS = 10_000_000  # and fewer shares where each would do less arithmetic than this
 
 
-def _wake_blas():
-    """One product of the size that puts single-threaded OpenBLAS in its fast state (see the
-    module docstring): about 1 ms."""
+def _waking_product():
+    """The product that puts an OpenBLAS buffer in its fast state (see the module docstring)."""
     np.ones((128, 128), np.float32) @ np.ones((128, 512), np.float32)
+
+
+def _wake_blas(pool, threads):
+    """Put OpenBLAS in its fast state (see the module docstring) for ``threads`` products at
+    once: the calling thread and ``threads - 1`` of the pool's each run one product of the size
+    that does it, all at the same time (a barrier starts them together), with BLAS held to one
+    thread. About 1 ms, once per process."""
+    start = threading.Barrier(threads)
+
+    def wake():
+        start.wait()
+        _waking_product()
+
+    futures = [pool.submit(wake) for _ in range(threads - 1)]
+    wake()
+    for future in futures:
+        future.result()
 
 
 def _pool_and_blas():
     """This process's thread pool and its BLAS libraries' controllers, made on first use (and
-    again in a child process after ``fork``, which does not copy threads)."""
+    again in a child process after ``fork``, which does not copy threads), and OpenBLAS woken
+    for as many threads as Numba may use."""
     if _STATE["pid"] != os.getpid():
         blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        threads = max(1, numba.config.NUMBA_NUM_THREADS)
+        pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="course-cpu") if (
+            threads > 1) else None
         with _one_blas_thread(blas):
-            _wake_blas()
-        _STATE.update(pid=os.getpid(), blas=blas,
-                      pool=ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
-                                              thread_name_prefix="course-cpu"))
+            _wake_blas(pool, threads)
+        _STATE.update(pid=os.getpid(), blas=blas, pool=pool)
     return _STATE["pool"], _STATE["blas"]
 
 
