@@ -2,7 +2,6 @@
 each, per-thread scratch buffers, and a pool that survives ``fork``."""
 
 import multiprocessing
-import os
 import threading
 import time
 
