@@ -24,6 +24,7 @@ from course.ops.conv import (
     _check_needs,
     _check_output_size,
     _conv_transpose2d_forward,
+    bias_gradient,
     conv_transpose2d_backward,
 )
 
@@ -92,7 +93,7 @@ def conv2d_general_backward(dout, cache, *, need_dx=True, need_dw=True, need_db=
                                               groups) if need_dx else None
     dw = kernels.conv2d_general_backward_weight(dout, x, w.shape[2:], stride, padding, dilation,
                                                 groups) if need_dw else None
-    return dx, dw, dout.sum(axis=(0, 2, 3)) if need_db else None
+    return dx, dw, bias_gradient(dout) if need_db else None
 
 
 def conv_transpose2d_general_forward(x, w, b, stride=1, padding=0, output_padding=0):
