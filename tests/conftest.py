@@ -1,5 +1,6 @@
 """Shared pytest setup: one BLAS thread per process, GPU tests skip cleanly without a device."""
 
+import dataclasses
 import fcntl
 import os
 import pickle
@@ -88,6 +89,23 @@ def made_once(tmp_path_factory, worker_id):
         return folder, result
 
     return make_or_copy
+
+
+@pytest.fixture(scope="session")
+def graded_once(made_once):
+    """``graded_once(name, grade)`` -> ``(course root, summary, log)``: ``grade(root)``, a
+    grading run into the course ``root`` returning (summary, log), made once per test run by
+    ``made_once``; the summary's CSV path names the file in this worker's copy."""
+    def run(name, grade):
+        def make(root):
+            summary, log = grade(root)
+            return dataclasses.replace(summary,
+                                       csv_path=os.path.relpath(summary.csv_path, root)), log
+
+        root, (summary, log) = made_once(name, make)
+        return root, dataclasses.replace(summary, csv_path=str(root / summary.csv_path)), log
+
+    return run
 
 
 @pytest.fixture

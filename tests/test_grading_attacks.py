@@ -9,7 +9,6 @@ students lost nothing.
 """
 
 import csv
-import dataclasses
 import inspect
 import json
 import os
@@ -171,7 +170,7 @@ w.run_test = run_test
 
 def grade_the_class(root):
     """Write the class's notebooks into the course ``root`` and grade them with two workers:
-    (summary, log), the summary's CSV path relative to ``root``."""
+    (summary, log)."""
     from io import StringIO
 
     from course.grading.pipeline import grade
@@ -191,22 +190,20 @@ def grade_the_class(root):
                         limits=LIMITS, progress=False, out=log)
     finally:
         del os.environ["COURSE_GRADER_SECRET"]
-    csv_path = os.path.relpath(summary.csv_path, root)
-    return dataclasses.replace(summary, csv_path=csv_path), log.getvalue()
+    return summary, log.getvalue()
 
 
 @pytest.fixture(scope="module")
-def graded(made_once):
+def graded(graded_once):
     """(course root, summary, log) of the class's grading run, made once per test run
-    (``made_once`` in conftest.py)."""
+    (``graded_once`` in conftest.py)."""
     try:
         with __import__("tempfile").TemporaryDirectory() as scratch:
             os.chmod(scratch, 0o711)
             sandbox.probe(scratch)
     except sandbox.SandboxUnavailable as error:
         pytest.skip(str(error))
-    root, (summary, log) = made_once("graded_attacks", grade_the_class)
-    return root, dataclasses.replace(summary, csv_path=str(root / summary.csv_path)), log
+    return graded_once("graded_attacks", grade_the_class)
 
 
 def _score(graded, student):

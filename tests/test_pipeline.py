@@ -6,7 +6,6 @@ the pytest-xdist workers); each test reads that run.
 """
 
 import csv
-import dataclasses
 import json
 import os
 import shutil
@@ -75,7 +74,7 @@ def _hidden_lines(assignment=ASSIGNMENT):
 
 def _grade_samples(root):
     """Collect the samples from a folder into the fresh course ``root``, grade them with two
-    workers, export: (summary, log), the summary's CSV path relative to ``root``."""
+    workers, export: (summary, log)."""
     from io import StringIO
 
     from course.grading.pipeline import grade
@@ -83,19 +82,17 @@ def _grade_samples(root):
     log = StringIO()
     summary = grade(ASSIGNMENT, root=str(_course(root)), source=SAMPLES, workers=2,
                     limits=LIMITS, progress=False, out=log)
-    csv_path = os.path.relpath(summary.csv_path, root)
-    return dataclasses.replace(summary, csv_path=csv_path), log.getvalue()
+    return summary, log.getvalue()
 
 
 @pytest.fixture(scope="module")
-def graded(made_once):
+def graded(graded_once):
     """(course root, summary, log) of one grading run of the samples, made once per test run
-    (``made_once`` in conftest.py; every worker works on its own copy, since one test regrades
+    (``graded_once`` in conftest.py; every worker works on its own copy, since one test regrades
     it): each worker used to grade the samples itself, 150-160 s each in a CI run."""
     if not os.path.exists(SOURCE):
         pytest.skip("solutions/a1_backprop is not in this checkout")
-    root, (summary, log) = made_once("graded_samples", _grade_samples)
-    return root, dataclasses.replace(summary, csv_path=str(root / summary.csv_path)), log
+    return graded_once("graded_samples", _grade_samples)
 
 
 # ------------------------------------------------------------------ end to end

@@ -76,10 +76,11 @@ def _im2col(xp, kh, kw, sh, sw, cols):
     """cols[(c*KH + ki)*KW + kj, (s*Ho + i)*Wo + j] = xp[s, c, i*sh + ki, j*sw + kj].
 
     xp (m, C, Hp, Wp), the input already padded (every window lies inside it), and cols
-    (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row. A stride of 2 has its
-    own loop, the same copy with the constant stride that lets LLVM vectorise the strided
-    reads (one thread, N7 64->64 16x16 s2: 31 against 41 us per sample; the speed table's
-    stride-2 case 1.12-1.20x against 1.20-1.24x PyTorch's time, two threads).
+    (C*KH*KW, m*Ho*Wo), both C-contiguous; cols is written row by row. Strides of 1 and 2 have
+    their own loops, the same copy with a constant stride that lets LLVM vectorise the reads
+    (one thread, N7 64->64 16x16 s2: 31 against 41 us per sample, the speed table's stride-2
+    case 1.12-1.20x against 1.20-1.24x PyTorch's time on two threads; LeNet-5's second layer,
+    16 samples: 4.2 against 4.9 us per sample).
     """
     m, c, hp, wp = xp.shape
     ho, wo = _check_columns(xp.shape, kh, kw, sh, sw, cols.shape)
@@ -108,7 +109,8 @@ def _col2im(dcols, kh, kw, sh, sw, dxp):
     """dxp[s, c] = sum of the dcols entries that _im2col copied from each pixel of plane (s, c).
 
     dcols (C*KH*KW, m*Ho*Wo) and dxp (m, C, Hp, Wp), the padded input's shape, both
-    C-contiguous. A stride of 2 has its own loop, as in _im2col (36 against 39 us per sample).
+    C-contiguous. Strides of 1 and 2 have their own loops, as in _im2col (stride 2: 36 against
+    39 us per sample; LeNet-5's second layer: 3.9 against 4.4).
     """
     m, c, hp, wp = dxp.shape
     ho, wo = _check_columns(dxp.shape, kh, kw, sh, sw, dcols.shape)

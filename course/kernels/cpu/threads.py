@@ -93,8 +93,7 @@ def _pool_and_blas():
     if _STATE["pid"] != os.getpid():
         blas = ThreadpoolController().select(user_api="blas").lib_controllers
         threads = max(1, numba.config.NUMBA_NUM_THREADS)
-        pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="course-cpu") if (
-            threads > 1) else None
+        pool = ThreadPoolExecutor(max(1, threads - 1), thread_name_prefix="course-cpu")
         with _one_blas_thread(blas):
             _wake_blas(pool, threads)
         _STATE.update(pid=os.getpid(), blas=blas, pool=pool)
