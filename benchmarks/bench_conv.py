@@ -23,11 +23,13 @@ import course as _course  # noqa: F401
 # isort: split
 import argparse
 import functools
+import mmap
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -213,20 +215,27 @@ def ratio(a, b):
 # -- the machine and its threads -----------------------------------------------------------------
 
 def describe_machine():
-    """CPU model, vector extensions, cores, BLAS library and kernel, Numba's threads and layer."""
+    """CPU model (and family, model and stepping: virtual machines often name only the vendor's
+    line), vector extensions, cores, BLAS library and kernel, Numba's threads and layer, and two
+    costs that the course's threads pay and that differ tenfold between machines: handing work
+    to another thread, and a page fault (``handoff_us``, ``page_fault_us``)."""
     import numba
     from threadpoolctl import threadpool_info
 
-    model, flags = platform.processor() or "unknown CPU", set()
+    model, flags, cpu = platform.processor() or "unknown CPU", set(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
+            if key.strip() in ("cpu family", "model", "stepping"):
+                cpu.setdefault(key.strip(), value.strip())
+            elif key.strip() == "model name":
                 model = value.strip()
             elif key.strip() == "flags":
                 flags = set(value.split())
     except OSError:
         pass
+    if cpu:
+        model += " (" + ", ".join(f"{key} {value}" for key, value in cpu.items()) + ")"
     vector = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
               if f in flags]
     blas = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} "
@@ -238,7 +247,52 @@ def describe_machine():
             f"Numba: {numba.get_num_threads()} threads, layer {numba.threading_layer()}   "
             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}   "
             f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}   "
-            f"load average {os.getloadavg()[0]:.1f}")
+            f"load average {os.getloadavg()[0]:.1f}\n"
+            f"a hand-off to a waiting thread and back: {handoff_us():.0f} us (median)   "
+            f"a page fault: {page_fault_us():.1f} us a 4 KiB page (median)")
+
+
+def handoff_us(rounds=200):
+    """Median microseconds for a thread to wake a waiting thread and be woken by it in turn
+    (two ``threading.Event`` hand-offs): what each parallel section of the course's CPU
+    kernels pays at least twice (``course.kernels.cpu.threads``), and OpenBLAS on every product
+    it shares between threads once its threads sleep. A few microseconds on bare metal; a
+    virtual machine whose idle cores halt can take 100 us."""
+    ping, pong = threading.Event(), threading.Event()
+
+    def answer():
+        for _ in range(rounds):
+            ping.wait()
+            ping.clear()
+            pong.set()
+
+    other = threading.Thread(target=answer)
+    other.start()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        ping.set()
+        pong.wait()
+        pong.clear()
+        times.append(time.perf_counter() - start)
+    other.join()
+    return float(np.median(times)) * 1e6
+
+
+def page_fault_us(pages=4096, rounds=5):
+    """Median microseconds of a first touch of a fresh 4 KiB page of memory (a minor page fault):
+    what every new array of more than glibc's mapping threshold (128 KiB, rising to the size of
+    the largest freed one) costs per page. Under a microsecond on bare metal; several where the
+    hypervisor backs a virtual machine's memory lazily."""
+    times = []
+    for _ in range(rounds):
+        with mmap.mmap(-1, pages * mmap.PAGESIZE) as fresh:
+            view = np.frombuffer(fresh, dtype=np.uint8)
+            start = time.perf_counter()
+            view[::mmap.PAGESIZE] = 1
+            times.append((time.perf_counter() - start) / pages)
+            del view
+    return float(np.median(times)) * 1e6
 
 
 def use_threads(threads, torch=None):

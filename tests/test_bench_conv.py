@@ -58,3 +58,15 @@ def test_race_keeps_each_candidate_s_fastest_round(monkeypatch):
     fast_third = candidate([99, 3, 3, 3, 99, 9, 9, 9, 99, 1, 1, 7])
     best = bench_conv.race({"a": fast_second, "b": fast_third}, rounds=3, repeats=3)
     assert best == {"a": 2, "b": 1}
+
+
+def test_the_machine_description_names_the_costs_of_a_hand_off_and_a_page_fault(monkeypatch):
+    monkeypatch.setattr(bench_conv, "handoff_us", lambda: 103.4)
+    monkeypatch.setattr(bench_conv, "page_fault_us", lambda: 5.46)
+    assert ("a hand-off to a waiting thread and back: 103 us (median)   "
+            "a page fault: 5.5 us a 4 KiB page (median)") in bench_conv.describe_machine()
+
+
+def test_a_hand_off_and_a_page_fault_take_a_measurable_time_under_a_second():
+    for measured in (bench_conv.handoff_us(rounds=20), bench_conv.page_fault_us(pages=64)):
+        assert 0 < measured < 1e6

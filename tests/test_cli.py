@@ -62,7 +62,7 @@ def test_import_course_before_numpy_sets_the_openblas_thread_timeout():
                                   capture_output=True, text=True, check=True).stdout.splitlines()
     numpy_first = subprocess.run([sys.executable, "-c", code.format(first="numpy")], env=env,
                                  capture_output=True, text=True, check=True).stdout.splitlines()
-    assert course_first == ["1", "openblas    OPENBLAS_THREAD_TIMEOUT=1"]
+    assert course_first == ["20", "openblas    OPENBLAS_THREAD_TIMEOUT=20"]
     assert numpy_first[0] == "None" and "numpy was imported before course" in numpy_first[1]
 
 
