@@ -464,3 +464,26 @@ def test_winograd_kernels_reject_buffers_of_the_wrong_shape():
             kernel(*args)
     with pytest.raises(ValueError, match=r"b must be \(F,\)"):
         winograd._output_tiles(mm, np.zeros(4, np.float32), out)
+
+
+def test_winograd_filter_transform_and_its_adjoint_match_the_matrix_products(rng):
+    """U = G g G^T of every filter and channel, and dW = G^T dU G, against numpy's products with
+    G written out (lecture 3), on odd channel counts; both kernels check their shapes."""
+    from course.kernels.cpu import winograd
+
+    g_matrix = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    u = np.empty((16, 3, 5), np.float32)
+    winograd._filter_tiles(w, u)
+    want = np.einsum("ak,fckl,bl->abcf", g_matrix, w, g_matrix).reshape(16, 3, 5)
+    np.testing.assert_allclose(u, want, rtol=1e-6, atol=1e-6)
+    du = rng.standard_normal((16, 3, 5)).astype(np.float32)
+    dw = np.empty_like(w)
+    winograd._filter_tiles_adjoint(du, dw)
+    want = np.einsum("ak,abcf,bl->fckl", g_matrix, du.reshape(4, 4, 3, 5), g_matrix)
+    np.testing.assert_allclose(dw, want, rtol=1e-6, atol=1e-6)
+    assert np.isclose(np.vdot(u, du), np.vdot(w, dw), rtol=1e-5)  # <G w G^T, dU> = <w, G^T dU G>
+    with pytest.raises(ValueError, match=r"w must be \(F, C, 3, 3\) and U \(16, C, F\)"):
+        winograd._filter_tiles(w, np.empty((16, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"dW must be \(F, C, 3, 3\) and dU \(16, C, F\)"):
+        winograd._filter_tiles_adjoint(du[:, :2].copy(), dw)
