@@ -222,3 +222,31 @@ def test_cupy_pooling_matches_reference(rng, shape, size, stride, dtype):
         gdx = backward(cupy.asarray(dout), gcache)
         assert gout.dtype == gdx.dtype == dtype
         assert rel_error(gout, out) < 1e-6 and rel_error(gdx, dx) < 1e-6
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 6, 8), (2, 3, 7, 5), (1, 1, 2, 2), (2, 2, 9, 9)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_2x2_max_pool_matches_reference_with_ties_nans_and_odd_sizes(rng, shape, dtype):
+    """The 2x2, stride-2 kernel (``course.kernels.cpu.pool._max_pool_forward_2x2``): the
+    reference's output, argmax (first NaN, else first maximum) and gradient exactly, with an
+    odd last row or column outside every window."""
+    x = rng.integers(-2, 3, shape).astype(dtype)  # many ties
+    specials = rng.choice([np.nan, np.inf, -np.inf], shape)
+    x = np.where(rng.random(shape) < 0.15, specials, x).astype(dtype)
+    x[0, 0, 1, 1] = np.nan  # a NaN that is not its window's first pixel
+    out, argmax = cpu.max_pool2d_forward(x, (2, 2), (2, 2))
+    expected_out, expected_argmax = reference.max_pool2d_forward(x, (2, 2), (2, 2))
+    np.testing.assert_array_equal(out, expected_out)
+    np.testing.assert_array_equal(argmax, expected_argmax)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = cpu.max_pool2d_backward(dout, argmax, shape[2:], (2, 2), (2, 2))
+    np.testing.assert_array_equal(dx, reference.max_pool2d_backward(dout, argmax, shape[2:],
+                                                                     (2, 2), (2, 2)))
+
+
+def test_numba_2x2_max_pool_kernel_checks_its_shapes():
+    from course.kernels.cpu import pool
+
+    x, out = np.zeros((1, 1, 4, 4), np.float32), np.zeros((1, 1, 3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"out and argmax must be \(N, C, H // 2, W // 2\)"):
+        pool._max_pool_forward_2x2(x, out, np.zeros(out.shape, np.int32))

@@ -70,6 +70,44 @@ def _max_pool_backward(dout, argmax, dx):
 
 
 @njit(parallel=True, cache=True)
+def _max_pool_forward_2x2(x, out, argmax):
+    """``_max_pool_forward`` for 2x2 windows with stride 2, the common case: each output row
+    from two input rows, the maximum and its offset in the window chosen by selects instead of
+    branches, so that LLVM vectorizes the loop over the row. LeNet-5's first pooling,
+    (128, 6, 28, 28), took 0.40-0.45 ms against 1.12 ms on two threads (0.77-0.94 against 2.05
+    on one), (64, 32, 32, 32) 1.15-1.22 against 4.07 ms (1.39-1.66 against 7.04; AMD EPYC Zen
+    3). A row holding a NaN is passed again for the first NaN of each window, as in
+    ``_max_pool_forward``. (The backward pass written the same way, each pixel of a window
+    given its dout or zero by selects, was 3x to 5x slower than ``_max_pool_backward``'s
+    zeroing and scattering.)"""
+    n, c, h, w = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    if out.shape != (n, c, h // 2, w // 2) or argmax.shape != out.shape:
+        raise ValueError("max-pool 2x2: out and argmax must be (N, C, H // 2, W // 2)")
+    for nc in prange(n * c):
+        b, ci = nc // c, nc % c
+        plane = x[b, ci].reshape(-1)
+        for i in range(ho):
+            top, bottom = x[b, ci, 2 * i], x[b, ci, 2 * i + 1]
+            out_row, argmax_row = out[b, ci, i], argmax[b, ci, i]
+            nan_seen = False
+            for j in range(wo):
+                v0, v1, v2, v3 = top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]
+                best, offset = v0, 0
+                best, offset = (v1, 1) if v1 > best else (best, offset)
+                best, offset = (v2, w) if v2 > best else (best, offset)
+                best, offset = (v3, w + 1) if v3 > best else (best, offset)
+                nan_seen |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+                out_row[j] = best
+                argmax_row[j] = 2 * i * w + 2 * j + offset
+            if nan_seen:
+                for j in range(wo):
+                    first = _first_nan(plane, 0, 2 * i * w + 2 * j, 2, 2, w)
+                    if plane[first] != plane[first]:
+                        out_row[j], argmax_row[j] = plane[first], first
+
+
+@njit(parallel=True, cache=True)
 def _avg_pool_forward(x, kh, kw, sh, sw, out):
     n, c = x.shape[0], x.shape[1]
     ho, wo = out.shape[2], out.shape[3]
@@ -111,8 +149,11 @@ def max_pool2d_forward(x, kernel, stride):
     (lecture 4)."""
     out = np.empty(_output_shape(x.shape, kernel, stride), dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int32)
-    _max_pool_forward(np.ascontiguousarray(x), kernel[0], kernel[1], stride[0], stride[1],
-                      out, argmax)
+    if tuple(kernel) == tuple(stride) == (2, 2):
+        _max_pool_forward_2x2(np.ascontiguousarray(x), out, argmax)
+    else:
+        _max_pool_forward(np.ascontiguousarray(x), kernel[0], kernel[1], stride[0], stride[1],
+                          out, argmax)
     return out, argmax
 
 
