@@ -16,10 +16,10 @@ import sys
 # @ (256, 1024) and back, each paid it, and the LSTM of ``benchmarks/speed_table.py`` (N64 T16
 # D128 H256, forward and backward) took 33-57 ms on two threads, hardly less than 49-53 ms on
 # one; with 2**20 cycles 30.6-35.8 ms (PyTorch 27.5-34.5 ms; AMD EPYC Zen 3 VM, six runs each),
-# while the LeNet-5 step took the same time with either (20-27 ms). So the threads spin for
-# 2**20 cycles, about 0.4 ms: long enough to span the gap between two steps' products, and a
-# kernel that follows shares its cores with them for at most that long. OpenBLAS reads this
-# variable once, when numpy loads it, so it is set here only if numpy is not imported yet
+# while the LeNet-5 step took the same time with either (21-27 and 18-28 ms). So the threads
+# spin for 2**20 cycles, about 0.4 ms: long enough to span the gap between two steps' products,
+# and a kernel that follows shares its cores with them for at most that long. OpenBLAS reads
+# this variable once, when numpy loads it, so it is set here only if numpy is not imported yet
 # (and never over a value the user set); ``course doctor`` says whether it took effect.
 OPENBLAS_TIMEOUT_SET = "numpy" not in sys.modules
 if OPENBLAS_TIMEOUT_SET:
