@@ -7,8 +7,7 @@ column groups, (768, 288) @ (288, 64) float32 on one BLAS thread, then runs one 
 does before its first share, and times the same product again. Then the same in two threads
 started together, each timing its own product before and after its own large product: the
 state goes with the OpenBLAS buffer a product uses, and products running at the same time use
-different buffers. It prints
-the machine, then GFLOP/s before and after.
+different buffers. It prints the machine, then GFLOP/s before and after.
 
     PYTHONPATH=. python benchmarks/bench_blas_state.py
 """
